@@ -117,11 +117,13 @@ def _set_rng_state(state: dict, generators) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path, model, optimizer, epoch: int, history: dict, scaler=None, generators=()) -> None:
-    """Write model, optimizer, epoch, history and RNG states to ``path`` (atomically)."""
+def save_checkpoint(path, model, optimizer, epoch: int, history: dict, scaler=None, generators=(),
+                    scheduler=None) -> None:
+    """Write model, optimizer, scheduler, epoch, history and RNG states to ``path`` (atomically)."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
              "history": history, "rng": _rng_state(generators),
-             "scaler": scaler.state_dict() if scaler is not None else None}
+             "scaler": scaler.state_dict() if scaler is not None else None,
+             "scheduler": scheduler.state_dict() if scheduler is not None else None}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -129,7 +131,7 @@ def save_checkpoint(path, model, optimizer, epoch: int, history: dict, scaler=No
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, model, optimizer=None, scaler=None, generators=()) -> tuple[int, dict]:
+def load_checkpoint(path, model, optimizer=None, scaler=None, generators=(), scheduler=None) -> tuple[int, dict]:
     """Restore what :func:`save_checkpoint` wrote; returns ``(epochs done, history)``."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
@@ -137,6 +139,10 @@ def load_checkpoint(path, model, optimizer=None, scaler=None, generators=()) -> 
         optimizer.load_state_dict(state["optimizer"])
     if scaler is not None and state["scaler"] is not None:
         scaler.load_state_dict(state["scaler"])
+    if scheduler is not None:
+        if state.get("scheduler") is None:
+            raise ValueError(f"{path} holds no scheduler state: resume without a scheduler, or start afresh")
+        scheduler.load_state_dict(state["scheduler"])
     _set_rng_state(state["rng"], generators)
     return state["epoch"], state["history"]
 
@@ -208,7 +214,7 @@ def _model_device(model: nn.Module) -> torch.device:
 
 def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int = 1, optimizer=None,
         lr: float = 1e-3, device=None, metrics: dict | None = None, checkpoint=None, resume: bool = False,
-        amp=None, plot: bool | None = None) -> dict:
+        amp=None, plot: bool | None = None, scheduler=None) -> dict:
     """Train ``model`` for ``epochs`` passes over ``train_loader``, validating after each.
 
     Each batch is ``(inputs, targets)``; the loss is ``loss_fn(model(inputs), targets)``. Batches are
@@ -217,6 +223,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     ``torch.no_grad()`` for validation, and is left in ``eval()`` mode.
 
     - ``optimizer``: default ``Adam(model.parameters(), lr)``.
+    - ``scheduler``: a learning-rate scheduler of that optimizer (e.g. ``OneCycleLR``), stepped after
+      every optimizer step, not every epoch; saved in and restored from ``checkpoint``.
     - ``metrics``: ``{"miou": fn(outputs, targets) -> float}``, averaged over the validation set
       (weighted by batch size) and stored as ``history["val_miou"]``. Needs ``val_loader``.
     - ``checkpoint``: a path written after every epoch. With ``resume=True`` training continues from
@@ -243,6 +251,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
         raise ValueError("metrics are computed on the validation set: pass a val_loader")
     if not all(callable(fn) for fn in metrics.values()):
         raise TypeError("metrics must map names to functions fn(outputs, targets) -> float")
+    if scheduler is not None and optimizer is None:
+        raise ValueError("scheduler needs the optimizer it schedules: pass optimizer=... too")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
 
@@ -257,7 +267,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     history = {"step_loss": [], "train_loss": [], "val_loss": [], **{f"val_{name}": [] for name in metrics}}
     start = 0
     if resume and Path(checkpoint).exists():
-        start, saved = load_checkpoint(checkpoint, model, optimizer, scaler, generators)
+        start, saved = load_checkpoint(checkpoint, model, optimizer, scaler, generators, scheduler)
         if set(saved) != set(history):
             raise ValueError(f"{checkpoint} recorded {sorted(saved)} but these metrics give {sorted(history)}: "
                              "resume with the same metrics")
@@ -297,6 +307,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
             else:
                 loss.backward()
                 optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             value = loss.item()
             history["step_loss"].append(value)
             total, count = total + value * _batch_size(targets), count + _batch_size(targets)
@@ -326,7 +338,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
                 history[f"val_{name}"].append(value / count)
 
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, epoch, history, scaler, generators)
+            save_checkpoint(checkpoint, model, optimizer, epoch, history, scaler, generators, scheduler)
         if live:
             live.update(history)
         else:

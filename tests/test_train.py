@@ -106,6 +106,40 @@ def test_resume_gives_bit_identical_weights_and_history(tmp_path):
             metrics={"mae": lambda out, y: 0.0})
 
 
+def _one_cycle(model, total_steps):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-2, total_steps=total_steps)
+
+
+def test_scheduler_steps_once_per_batch_and_resumes_exactly(tmp_path):
+    seed_everything(0)
+    model, (train, val) = _model(), _loaders()
+    optimizer, scheduler = _one_cycle(model, 4 * len(train))
+    straight = fit(model, nn.MSELoss(), train, val, epochs=4, optimizer=optimizer, scheduler=scheduler)
+    assert scheduler.last_epoch == 4 * len(train) == len(straight["step_loss"])
+    _, reference = _one_cycle(_model(), 4 * len(train))  # the same schedule, stepped by hand
+    for _ in range(4 * len(train)):
+        reference.optimizer.step()
+        reference.step()
+    assert optimizer.param_groups[0]["lr"] == reference.get_last_lr()[0] < 1e-3
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+
+    path = tmp_path / "run.pt"
+    seed_everything(0)
+    model, (train, val) = _model(), _loaders()
+    optimizer, scheduler = _one_cycle(model, 4 * len(train))
+    fit(model, nn.MSELoss(), train, val, epochs=2, optimizer=optimizer, scheduler=scheduler, checkpoint=path)
+    seed_everything(123)
+    model, (train, val) = _model(), _loaders()
+    optimizer, scheduler = _one_cycle(model, 4 * len(train))
+    resumed = fit(model, nn.MSELoss(), train, val, epochs=4, optimizer=optimizer, scheduler=scheduler,
+                  checkpoint=path, resume=True)
+    assert resumed == straight
+    assert all(torch.equal(expected[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="needs the optimizer"):
+        fit(model, nn.MSELoss(), train, epochs=1, scheduler=scheduler)
+
+
 def test_resume_with_a_loader_generator_and_a_fresh_start(tmp_path):
     def run(epochs, resume, seed):
         torch.manual_seed(seed)
