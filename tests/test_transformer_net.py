@@ -106,3 +106,21 @@ def test_course_checkpoint_loads_small_and_stylises(style):
     with torch.no_grad():
         y = net(x)
     assert y.shape == x.shape and (y - x).abs().mean() > 0.01  # it changes the image
+
+
+@pytest.mark.parametrize("style", style_checkpoint_names())
+def test_course_checkpoint_keeps_the_content_and_takes_the_palette(style):
+    # Guards against shipping a collapsed network (flat colour + blobs: luminance correlation ~0.25
+    # with the photo, measured on the first, under-trained brick checkpoint).
+    from course_lib.data import sample_image
+
+    net = load_style_checkpoint(style)
+    style_mean = sample_image(style, size=128).mean((1, 2))
+    for name in ("astronaut", "camera"):
+        x = sample_image(name, size=128)[None]
+        with torch.no_grad():
+            y = net(x)
+        luminance = torch.stack([x.mean(1).flatten(), y.mean(1).flatten()])
+        assert torch.corrcoef(luminance)[0, 1] > 0.7, f"{style} on {name}: the content is lost"
+        assert (y[0].mean((1, 2)) - style_mean).norm() < (x[0].mean((1, 2)) - style_mean).norm(), \
+            f"{style} on {name}: the output's mean colour did not move towards the style's"
