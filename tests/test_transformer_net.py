@@ -8,6 +8,8 @@ from torch import nn
 from course_lib.models.transformer_net import (ResidualBlock, TransformerNet, UpsampleConvLayer,
                                                load_style_checkpoint, style_checkpoint_names)
 
+from bad_images import BAD_IMAGE_BATCHES
+
 
 def test_paper_width_has_the_reference_parameter_count():
     # supplementary Table 1: 9x9/32, 3x3/64 s2, 3x3/128 s2, 5 residual blocks of 128, two
@@ -72,13 +74,7 @@ def test_gradients_reach_every_parameter():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
-@pytest.mark.parametrize("bad, error, words", [
-    (torch.rand(1, 1, 16, 16), ValueError, "grayscale"),
-    (torch.rand(3, 16, 16), ValueError, "batch"),
-    (torch.rand(1, 3, 16, 16) * 255, ValueError, "[0, 1]"),
-    ((torch.rand(1, 3, 16, 16) * 255).to(torch.uint8), TypeError, "float"),
-    ([[0.5]], TypeError, "Tensor"),
-])
+@pytest.mark.parametrize("bad, error, words", BAD_IMAGE_BATCHES)
 def test_bad_input_gets_a_clear_error(bad, error, words):
     with pytest.raises(error, match=re.escape(words)):
         TransformerNet(width=4)(bad)
