@@ -6,7 +6,7 @@
 writes ``course_lib/checkpoints/<style>.pt`` (about 0.8 MB) that notebook 07 loads with
 ``load_style_checkpoint(style)``. The shipped ``coffee.pt`` is these defaults with the offline
 random-weight VGG-19 (no ImageNet weights on the course machines); its ``meta`` records the loss
-network, the settings and the training time (about 10 minutes on a 2-core CPU).
+network, the settings and the training time (492 s with one thread, ``OMP_NUM_THREADS=1``).
 
 What it does (Johnson et al. 2016, §3 and §4.1, scaled down to fit a laptop CPU):
 
@@ -23,10 +23,11 @@ What it does (Johnson et al. 2016, §3 and §4.1, scaled down to fit a laptop CP
   geometrically to it over the first ``--style-ramp`` (30 %) of the steps. The untrained network's
   output is far from the style (normalised style loss ~100 on a photo, ~1 on a flat image of the
   style's mean colour), so with the full weight from step 1 it collapses to flat colour and dark
-  blobs and, in a few thousand steps, does not get out; with the ramp it first learns to carry the
+  blobs and, in the 900 steps we tried, did not get out; with the ramp it first learns to carry the
   content through its instance normalisations, then paints the style on;
 * Adam, learning rate 1e-3, batch 2, 1500 steps (the paper: 1e-3, batch 4, 40,000 steps), seeded:
-  the same command gives the same file on the same machine (CPU, one torch version).
+  the same command gives the same file on the same machine (CPU, one torch version, the same
+  thread count: threads change the rounding of the sums).
 
 The weights are stored in half precision (``width``, ``state_dict``, ``meta``) and read back with
 ``torch.load(weights_only=True)``. With the ImageNet VGG file on a GPU machine, try
