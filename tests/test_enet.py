@@ -64,6 +64,12 @@ def test_spatial_dropout_001_in_stage_1_then_01():
         if name.startswith("bottleneck"):
             assert isinstance(block.dropout, nn.Dropout2d)
             assert block.dropout.p == (0.01 if name.startswith("bottleneck1") else 0.1), name
+    rates = {name: block.dropout.p for name, block in ENet(C, dropout=(0.0, 0.2)).named_children()
+             if name.startswith("bottleneck")}
+    assert set(rates.values()) == {0.0, 0.2} and rates["bottleneck1_4"] == 0.0 and rates["bottleneck5_1"] == 0.2
+    model = ENet(C, dropout=(0, 0)).train()
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(model(x), model(x))  # nothing random left in training mode
 
 
 def test_train_mode_non_square_batch_and_gradients_reach_every_parameter():
@@ -180,9 +186,10 @@ def test_not_a_tensor_says_so():
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_classes=0), dict(num_classes=2.0), dict(num_classes=True),
-                                    dict(num_classes=2, in_channels=16)])
+                                    dict(num_classes=2, in_channels=16), dict(num_classes=2, dropout=0.1),
+                                    dict(num_classes=2, dropout=(0.1, 1.0)), dict(num_classes=2, dropout=(0.1,))])
 def test_bad_constructor_arguments(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(kwargs.keys() - {"num_classes"}), "num_classes")):
         ENet(**kwargs)
 
 

@@ -173,38 +173,44 @@ class UpsamplingBottleneck(nn.Module):
 class ENet(nn.Module):
     """Table 1: the network for a 3 x 512 x 512 input, one attribute per row, in the table's order.
 
-    Spatial dropout p = 0.01 in stage 1 and 0.1 afterwards (§5.1); PReLU in the encoder, ReLU in
-    the decoder (§4). The forward pass walks the rows in order; each downsampling bottleneck pushes
+    Spatial dropout p = 0.01 in stage 1 and 0.1 afterwards (§5.1; ``dropout=(0.01, 0.1)``, give
+    ``(0, 0)`` to switch it off); PReLU in the encoder, ReLU in the decoder (§4). The forward pass walks the rows in order; each downsampling bottleneck pushes
     its max-pool indices on a stack, each upsampling bottleneck pops them (stage 4 uses stage 2's,
     stage 5 uses stage 1's). Sides must be divisible by 8 (three halvings).
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3):
+    def __init__(self, num_classes: int, in_channels: int = 3, dropout: tuple[float, float] = (0.01, 0.1)):
         super().__init__()
         for name, value in [("num_classes", num_classes), ("in_channels", in_channels)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if in_channels >= 16:
             raise ValueError(f"in_channels must be below 16 (the initial block's width), got {in_channels}")
+        if (not isinstance(dropout, (tuple, list)) or len(dropout) != 2
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < 1 for p in dropout)):
+            raise ValueError(f"dropout must be two probabilities in [0, 1), (stage 1, later stages) such as "
+                             f"the paper's (0.01, 0.1), got {dropout!r}")
         self.num_classes, self.in_channels = num_classes, in_channels
+        p1, p = dropout
         self.initial = InitialBlock(in_channels, 16)
         # Stage 1: 64 x 128 x 128
-        self.bottleneck1_0 = DownsamplingBottleneck(16, 64, dropout=0.01)
+        self.bottleneck1_0 = DownsamplingBottleneck(16, 64, dropout=p1)
         for i in range(1, 5):
-            setattr(self, f"bottleneck1_{i}", Bottleneck(64, dropout=0.01))
+            setattr(self, f"bottleneck1_{i}", Bottleneck(64, dropout=p1))
         # Stages 2 and 3 ("repeat section 2, without bottleneck2.0"): 128 x 64 x 64
-        self.bottleneck2_0 = DownsamplingBottleneck(64, 128)
+        self.bottleneck2_0 = DownsamplingBottleneck(64, 128, dropout=p)
         for stage in (2, 3):
             for i, (dilation, asymmetric) in enumerate(
                     [(1, 0), (2, 0), (1, 5), (4, 0), (1, 0), (8, 0), (1, 5), (16, 0)], start=1):
-                setattr(self, f"bottleneck{stage}_{i}", Bottleneck(128, dilation=dilation, asymmetric=asymmetric))
+                setattr(self, f"bottleneck{stage}_{i}",
+                        Bottleneck(128, dilation=dilation, asymmetric=asymmetric, dropout=p))
         # Stage 4: 64 x 128 x 128
-        self.bottleneck4_0 = UpsamplingBottleneck(128, 64)
-        self.bottleneck4_1 = Bottleneck(64, activation="relu")
-        self.bottleneck4_2 = Bottleneck(64, activation="relu")
+        self.bottleneck4_0 = UpsamplingBottleneck(128, 64, dropout=p)
+        self.bottleneck4_1 = Bottleneck(64, activation="relu", dropout=p)
+        self.bottleneck4_2 = Bottleneck(64, activation="relu", dropout=p)
         # Stage 5: 16 x 256 x 256
-        self.bottleneck5_0 = UpsamplingBottleneck(64, 16)
-        self.bottleneck5_1 = Bottleneck(16, activation="relu")
+        self.bottleneck5_0 = UpsamplingBottleneck(64, 16, dropout=p)
+        self.bottleneck5_1 = Bottleneck(16, activation="relu", dropout=p)
         # C x 512 x 512
         self.fullconv = nn.ConvTranspose2d(16, num_classes, kernel_size=2, stride=2, bias=False)
 
