@@ -138,6 +138,11 @@ def test_scheduler_steps_once_per_batch_and_resumes_exactly(tmp_path):
     assert all(torch.equal(expected[k], v) for k, v in model.state_dict().items())
     with pytest.raises(ValueError, match="needs the optimizer"):
         fit(model, nn.MSELoss(), train, epochs=1, scheduler=scheduler)
+    fit(model, nn.MSELoss(), train, epochs=1, checkpoint=tmp_path / "plain.pt")  # saved without one
+    optimizer, scheduler = _one_cycle(model, 4 * len(train))
+    with pytest.raises(ValueError, match="no scheduler state"):
+        fit(model, nn.MSELoss(), train, epochs=2, optimizer=optimizer, scheduler=scheduler,
+            checkpoint=tmp_path / "plain.pt", resume=True)
 
 
 def test_resume_with_a_loader_generator_and_a_fresh_start(tmp_path):

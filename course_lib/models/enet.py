@@ -174,9 +174,10 @@ class ENet(nn.Module):
     """Table 1: the network for a 3 x 512 x 512 input, one attribute per row, in the table's order.
 
     Spatial dropout p = 0.01 in stage 1 and 0.1 afterwards (§5.1; ``dropout=(0.01, 0.1)``, give
-    ``(0, 0)`` to switch it off); PReLU in the encoder, ReLU in the decoder (§4). The forward pass walks the rows in order; each downsampling bottleneck pushes
-    its max-pool indices on a stack, each upsampling bottleneck pops them (stage 4 uses stage 2's,
-    stage 5 uses stage 1's). Sides must be divisible by 8 (three halvings).
+    ``(0, 0)`` to switch it off); PReLU in the encoder, ReLU in the decoder (§4). The forward pass
+    walks the rows in order; each downsampling bottleneck pushes its max-pool indices on a stack,
+    each upsampling bottleneck pops them (stage 4 uses stage 2's, stage 5 uses stage 1's). Sides
+    must be divisible by 8 (three halvings).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, dropout: tuple[float, float] = (0.01, 0.1)):
