@@ -1,6 +1,4 @@
 """Exercises of notebook 00 (welcome): convolution arithmetic warm-ups."""
-import torch
-
 from course_lib.arithmetic import conv_output_size, receptive_field
 from course_lib.checks import Exercise, run_int, uniform_int
 
