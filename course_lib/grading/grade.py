@@ -200,7 +200,7 @@ def exercise_cells(submission, release) -> dict[str, int | None]:
         if notebooks.is_check_cell(cell) and notebooks.exercise_of(cell):
             previous = release.cells[index - 1].get("id") if index else None
             at = by_id.get(previous)
-            if at is None and by_id.get(cell.id):
+            if at is None and by_id.get(cell.id):  # a check cell at index 0 has no cell before it
                 at = by_id[cell.id] - 1
             if at is not None and submission.cells[at].cell_type != "code":
                 at = None
