@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .[cluster]
 	touch $(STAMP)
 
-## lab: set up .venv if needed, then open JupyterLab on notebooks/
+## lab: set up .venv if needed, then open JupyterLab on notebooks/ (--allow-root when run as root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/course lab
 
 ## test: set up .venv if needed, then run every unit test and every solution notebook (fast mode)
 test: $(STAMP)

@@ -6,9 +6,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _pyproject_deps():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project["dependencies"] + [dep for extra in project["optional-dependencies"].values() for dep in extra]
+
+
 def _pyproject_pins():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return dict(dep.split("==") for dep in deps)
+    return dict(dep.split("==") for dep in _pyproject_deps())
 
 
 def _environment_pins():
@@ -18,7 +22,7 @@ def _environment_pins():
 
 
 def test_every_dependency_is_pinned_exactly():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = _pyproject_deps()
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", dep) for dep in deps), deps
 
 

@@ -1,7 +1,10 @@
-"""The ``course`` command: release, record and grade."""
+"""The ``course`` command: release, record, grade, status and lab."""
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,11 +28,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--csv", type=Path, help="also save the score table as CSV")
     p.add_argument("--json", type=Path, help="also save the score table as JSON")
-    p.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
-    p.add_argument("--release", type=Path, default=REPO_ROOT / "notebooks",
-                   help="folder of the released notebooks (default: the course's notebooks/)")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="write one feedback page per submission and DIR/index.html (class table, figures)")
+    _engine_options(p)
+    p.add_argument("--no-notebook-run", dest="notebook_run", action="store_false",
+                   help="skip the run of the whole notebook (it only reports crashes; scores do not change)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send one submission per task to the Dask cluster at ADDRESS (tcp://host:8786)")
 
-    args = parser.parse_args(argv)
+    p = sub.add_parser("status", help="run your notebooks' exercises as the grader does; one table per notebook")
+    p.add_argument("paths", nargs="*", type=Path, help="default: every notebook in notebooks/")
+    _engine_options(p)
+
+    sub.add_parser("lab", help="open JupyterLab on notebooks/ (--allow-root when run as root); "
+                               "other arguments go to JupyterLab", add_help=False)
+
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "lab":
+        return lab(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "release":
         from course_lib.grading.release import release_all
 
@@ -58,19 +76,71 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorded {path}")
         return 0
 
-    from course_lib.grading.grade import format_table, grade, write_report
+    return grade_command(args, parser)
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    p.add_argument("--memory", type=float, default=8.0,
+                   help="GiB of address space per kernel, 0 for no limit (default 8; not on Windows)")
+    p.add_argument("--seed", type=int, help="the seed of the grader's cases (default: drawn; printed)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded side by side (default: the number of cores)")
+    p.add_argument("--release", type=Path, default=REPO_ROOT / "notebooks",
+                   help="folder of the released notebooks (default: the course's notebooks/)")
+
+
+def grade_command(args, parser) -> int:
+    """``course grade`` and ``course status``."""
+    from course_lib.grading.batch import grade_all, read_all, restore_changed, threads_per_kernel
+    from course_lib.grading.grade import Options, format_table, releases, write_report
 
     if args.timeout < 1:
         parser.error("--timeout must be at least 1 second")
-    results = []
-    for path in args.paths:
-        result = grade(path, args.release, args.timeout)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.memory < 0:
+        parser.error("--memory must be >= 0 GiB")
+    seed = args.seed if args.seed is not None else secrets.randbits(62)
+    status = args.command == "status"
+    scheduler = None if status else args.scheduler
+    options = Options(seed=seed, timeout=args.timeout, memory=int(args.memory * 2**30) or None,
+                      threads=1 if scheduler else threads_per_kernel(args.jobs),
+                      notebook_run=not status and args.notebook_run)
+    paths = args.paths or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+    read = read_all(paths)
+    results = grade_all(read, releases(args.release), options, args.jobs, scheduler)
+    for path in restore_changed(read):
+        message = "the file changed on disk while grading; restored from the copy read before grading"
+        print(f"course {args.command}: {path}: {message}", file=sys.stderr)
+        next(r for r in results if r.submission == str(path)).notes.append(message)
+    for result in results:
         if result.error:
-            print(f"course grade: {path}: {result.error}", file=sys.stderr)
-        results.append(result)
+            print(f"course {args.command}: {result.submission}: {result.error}", file=sys.stderr)
+    print(f"cases drawn from seed {seed} (repeat with --seed {seed})")
     print(format_table(results))
-    write_report(results, args.csv, args.json)
+    if status:
+        graded = [r for r in results if not r.error]
+        print(f"total: {sum(r.points for r in graded):g}/{sum(r.max_points for r in graded):g} points "
+              f"in {len(graded)} notebook(s)")
+    else:
+        write_report(results, args.csv, args.json)
+        if args.report:
+            from course_lib.grading.report import write_pages
+
+            write_pages(results, args.report)
     return 2 if any(r.error for r in results) else 0
+
+
+def lab(extra: list[str]) -> int:
+    """``jupyter lab`` on notebooks/, with ``--allow-root`` when run as root (JupyterLab refuses to
+    start as root without it); ``extra`` goes to JupyterLab."""
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={REPO_ROOT / 'notebooks'}", *extra]
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # Windows has no geteuid: not root
+        command.append("--allow-root")
+    if os.name == "posix":
+        os.execv(sys.executable, command)  # the server takes this process's place (and its signals)
+    return subprocess.call(command)
 
 
 if __name__ == "__main__":

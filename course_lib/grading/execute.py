@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import nbformat
 from nbclient import NotebookClient
@@ -11,27 +10,24 @@ from nbclient.exceptions import DeadKernelError
 TIMEOUT_ERROR = "CellTimeoutError"
 
 
-@contextmanager
-def _fast_mode_env():
-    saved = {k: os.environ.get(k) for k in ("COURSE_MODE", "COURSE_OFFLINE", "MPLBACKEND")}
-    os.environ.update(COURSE_MODE="fast", COURSE_OFFLINE="1")
-    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def kernel_env(**extra: str) -> dict[str, str]:
+    """The environment of a course kernel: this one, in fast mode, offline, with the inline plot
+    backend, plus ``extra``."""
+    env = {**os.environ, "COURSE_MODE": "fast", "COURSE_OFFLINE": "1", **extra}
+    env.pop("MPLBACKEND", None)
+    return env
 
 
-def execute(nb, cwd: str, timeout: int, allow_errors: bool) -> bool:
-    """Execute ``nb`` in place. A cell that runs past ``timeout`` seconds is interrupted and gets an
-    error output named ``CellTimeoutError``; the following cells still run.
+def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] | None = None) -> int | None:
+    """Execute ``nb`` in place in a fresh kernel (environment ``env``, default :func:`kernel_env`).
+    A cell that runs past ``timeout`` seconds is interrupted and gets an error output named
+    ``CellTimeoutError``; the following cells still run.
 
-    Returns False if the kernel died (the remaining cells were not run), True otherwise.
+    Returns None, or the index of the cell that was running when the kernel died (the remaining
+    cells were not run).
     """
+    started = []
+
     def mark_timeout(cell, cell_index, execute_reply):
         if execute_reply and execute_reply.get("content", {}).get("ename") == TIMEOUT_ERROR:
             content = execute_reply["content"]
@@ -48,14 +44,14 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool) -> bool:
                           "evalue": f"the cell ran longer than {timeout} s and was stopped",
                           "traceback": []},
         resources={"metadata": {"path": cwd}},
+        on_cell_start=lambda cell, cell_index: started.append(cell_index),
         on_cell_executed=mark_timeout,
     )
-    with _fast_mode_env():
-        try:
-            client.execute()
-        except DeadKernelError:
-            return False
-    return True
+    try:
+        client.execute(env=env or kernel_env())
+    except DeadKernelError:
+        return started[-1] if started else 0
+    return None
 
 
 def timed_out(cell) -> bool:

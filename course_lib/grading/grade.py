@@ -1,29 +1,57 @@
-"""``course grade``: restore the release's check cells, run the submission, score each exercise.
+"""``course grade``: verdicts computed in the grader's process, on inputs drawn at grading time.
 
-The submitted file is only ever read. Each check cell is taken from the released notebook (matched
-by cell id), and just before it runs, ``check`` is re-imported from a freshly reloaded
-``course_lib.checks``, so neither editing a check cell nor redefining ``check`` earlier in the
-notebook can turn a failure into a pass.
+For one submission (its bytes, never its path; the file is never written):
+
+1. The grader draws each exercise's cases from ``seed`` and computes the reference outputs itself,
+   from the pristine ``course_lib``, before any learner code runs.
+2. Notebook run (report only): the whole submission, check cells restored from the release, runs
+   top to bottom in a fresh kernel with a time limit per cell and a memory limit. Crashes, time-outs
+   and memory errors are reported per cell; nothing from this run decides a point.
+3. Probe run: a second fresh kernel whose ``course_lib`` has the notebook's references stubbed
+   (:mod:`course_lib.grading.probe`) runs the release's imports, the submission's exercise cells,
+   and for each exercise the learner's object on the grader's cases; only plain data comes back
+   (``torch.load(weights_only=True)``).
+4. The grader compares the two with :func:`course_lib.checks.compare_values`.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import csv
+import difflib
+import inspect
 import json
+import os
 import tempfile
+import textwrap
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+import torch
 
-from course_lib.checks import registered
-from course_lib.grading import notebooks
-from course_lib.grading.execute import error_of, execute, stdout_of, timed_out
+from course_lib.checks import CheckFailed, Exercise, compare_values
+from course_lib.exercises import REGISTRY, one_line
+from course_lib.grading import notebooks, probe
+from course_lib.grading.execute import error_of, execute, kernel_env, timed_out
 
-REBIND_CHECK = ("import importlib as _course_importlib, course_lib.checks as _course_checks\n"
-                "check = _course_importlib.reload(_course_checks).check")
+PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", probe.NOT_ATTEMPTED
+TIMED_OUT, OUT_OF_MEMORY, ERROR = "timed out", probe.OUT_OF_MEMORY, "error"
+STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, TIMED_OUT, OUT_OF_MEMORY, ERROR)
+SIMILAR = 0.9  # difflib ratio of the normalised source above which an answer is flagged
+KERNEL_DIED = "the kernel stopped (os._exit, a crash, or memory) while running"
 
-PASSED, FAILED, NOT_ATTEMPTED, TIMED_OUT = "passed", "failed", "not attempted", "timed out"
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: the case seed, limits per cell and per kernel, and whether to run the notebook."""
+
+    seed: int
+    timeout: int = 300  # seconds per cell
+    memory: int | None = 8 * 2**30  # bytes of address space per kernel (None: no limit)
+    threads: int = 1  # torch threads per kernel
+    notebook_run: bool = True
 
 
 @dataclass
@@ -34,6 +62,7 @@ class ExerciseResult:
     points: float
     max_points: float
     detail: str = ""
+    similarity: float | None = None  # to the reference's source, when the answer's def was found
 
 
 @dataclass
@@ -43,6 +72,7 @@ class SubmissionResult:
     exercises: list[ExerciseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    seed: int | None = None
 
     @property
     def points(self) -> float:
@@ -76,80 +106,247 @@ def restore_checks(submission, release) -> list[str]:
     return notes
 
 
-def _prepare(submission) -> tuple[nbformat.NotebookNode, dict[str, int]]:
-    """A copy to execute: outputs cleared, ``check`` rebound before each check cell."""
-    run = copy.deepcopy(submission)
-    run.cells = []
-    positions = {}
-    for cell in submission.cells:
-        cell = copy.deepcopy(cell)
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-            if notebooks.is_check_cell(cell):
-                run.cells.append(nbformat.v4.new_code_cell(REBIND_CHECK))
-                positions[cell.id] = len(run.cells)
-        run.cells.append(cell)
-    return run, positions
+def releases(release_dir: Path) -> dict[str, str]:
+    """The released notebooks' text by file stem (``00_welcome``), to send along with submissions."""
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(Path(release_dir).glob("*.ipynb"))}
 
 
-def _result_of(cell, exercise: str, name: str, points: float, slow: bool, ran: bool) -> ExerciseResult:
-    line = next((l.strip() for l in stdout_of(cell).splitlines()
-                 if l.startswith(f"{exercise} ") or l.startswith(f"{exercise}:")), "")
-    if slow:
-        return ExerciseResult(exercise, name, TIMED_OUT, 0, points, "a cell ran past the time limit")
-    if not ran:
-        return ExerciseResult(exercise, name, FAILED, 0, points, "the kernel died before this check")
-    if line.endswith("not attempted"):
-        return ExerciseResult(exercise, name, NOT_ATTEMPTED, 0, points)
-    if line.startswith(f"{exercise} {name}: ✓"):
-        return ExerciseResult(exercise, name, PASSED, points, points)
-    detail = line.split("✗", 1)[-1].strip() if "✗" in line else (error_of(cell) or "the check printed nothing")
-    return ExerciseResult(exercise, name, FAILED, 0, points, detail)
-
-
-def grade(path: Path, release_dir: Path, timeout: int) -> SubmissionResult:
-    result = SubmissionResult(str(path))
+def grade(name: str, data: bytes, released: dict[str, str], options: Options) -> SubmissionResult:
+    """Grade the submission ``data`` (the bytes of a notebook file called ``name``)."""
+    result = SubmissionResult(name, seed=options.seed)
     try:
-        submission = notebooks.read(path)
+        submission = notebooks.parse(data)
         nb_id = notebooks.notebook_id(submission)
         if not nb_id:
             raise notebooks.NotebookError("not a notebook from this course (no course metadata)")
-        release_path = release_dir / f"{nb_id}.ipynb"
-        if not release_path.is_file():
-            raise notebooks.NotebookError(f"unknown course notebook {nb_id!r} (no {release_path})")
+        if nb_id not in released:
+            raise notebooks.NotebookError(f"unknown course notebook {nb_id!r} (not in the release)")
     except notebooks.NotebookError as error:
         result.error = str(error)
         return result
     result.notebook = nb_id
-    release = notebooks.read(release_path)
+    release = notebooks.parse(released[nb_id].encode("utf-8"))
+    checks = notebooks.check_cells(release)
+    exercises = [REGISTRY[notebooks.exercise_of(cell)] for cell in checks]
+    expected = {e.id: _reference_outputs(e, options) for e in exercises}  # before any learner code
     result.notes = restore_checks(submission, release)
-    run, positions = _prepare(submission)
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
-        alive = execute(run, cwd=cwd, timeout=timeout, allow_errors=True)
-    names = {k: v.name for k, v in registered().items()}
-    slow_since_last_check = False
-    for index, cell in enumerate(run.cells):
-        slow_since_last_check |= timed_out(cell)
-        if notebooks.is_check_cell(cell) and cell.id in positions:
-            exercise = notebooks.exercise_of(cell)
-            points = float(cell.metadata.get("course", {}).get("points", 1))
-            ran = alive or bool(cell.outputs)
-            result.exercises.append(_result_of(cell, exercise, names.get(exercise, "?"), points,
-                                               slow_since_last_check, ran))
-            slow_since_last_check = False
+    if options.notebook_run:
+        result.notes += _notebook_run(submission, options)
+    answers, cells = _probe_run(submission, release, exercises, expected, options)
+    for cell, exercise in zip(checks, exercises):
+        points = float(cell.metadata.get("course", {}).get("points", 1))
+        status, detail = _verdict(exercise, expected[exercise.id], answers.get(exercise.id), cells[exercise.id])
+        source = cells[exercise.id]["source"]
+        result.exercises.append(ExerciseResult(exercise.id, exercise.name, status,
+                                               points if status == PASSED else 0.0, points, one_line(detail),
+                                               similarity(source, exercise) if source else None))
     return result
+
+
+def _reference_outputs(exercise: Exercise, options: Options) -> tuple[list[dict], list]:
+    """The cases and the reference's outputs, computed with the kernels' thread count: a convolution
+    sums in another order on another number of threads, and outputs near zero would then differ
+    by more than ``rel_error``'s tolerance."""
+    cases = exercise.cases(torch.Generator().manual_seed(options.seed))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cases, [exercise.run(exercise.reference, copy.deepcopy(case)) for case in cases]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _limits_cell(options: Options):
+    return nbformat.v4.new_code_cell(probe.limits_source(options.memory, options.threads))
+
+
+def _kernel_env(options: Options, **extra: str) -> dict[str, str]:
+    threads = str(options.threads)
+    return kernel_env(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, **extra)
+
+
+def _notebook_run(submission, options: Options) -> list[str]:
+    """Run the whole submission (outputs cleared); describe the cells that failed, for the report."""
+    run = copy.deepcopy(submission)
+    for cell in run.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    run.cells.insert(0, _limits_cell(options))
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
+        died_at = execute(run, cwd=cwd, timeout=options.timeout, allow_errors=True, env=_kernel_env(options))
+    notes = []
+    for index, cell in enumerate(run.cells[1:]):
+        error = error_of(cell)
+        if timed_out(cell):
+            notes.append(f"notebook run: cell {index} ran past the {options.timeout} s limit and was stopped")
+        elif error and error.startswith("MemoryError"):
+            notes.append(f"notebook run: cell {index} ran out of memory")
+        elif error:
+            notes.append(f"notebook run: cell {index} raised {one_line(error, 160)}")
+    if died_at is not None:
+        notes.append(f"notebook run: {KERNEL_DIED} cell {died_at - 1}; the cells after it did not run")
+    return notes
+
+
+def exercise_cells(submission, release) -> dict[str, int | None]:
+    """For each exercise, the index in ``submission`` of its exercise cell: the cell with the id of
+    the release's cell just before the check cell, else the submission's cell just before the
+    check cell, else None."""
+    by_id = {cell.get("id"): index for index, cell in enumerate(submission.cells)}
+    found = {}
+    for index, cell in enumerate(release.cells):
+        if notebooks.is_check_cell(cell) and notebooks.exercise_of(cell):
+            previous = release.cells[index - 1].get("id") if index else None
+            at = by_id.get(previous)
+            if at is None and by_id.get(cell.id):  # a check cell at index 0 has no cell before it
+                at = by_id[cell.id] - 1
+            if at is not None and submission.cells[at].cell_type != "code":
+                at = None
+            found[notebooks.exercise_of(cell)] = at
+    return found
+
+
+def _probe_run(submission, release, exercises, expected, options):
+    """Run the exercise cells and the grader's cases in a kernel without the references.
+
+    Returns the kernel's answers by exercise id (None where no file came back) and, per exercise,
+    what happened to its cells: {"source", "cell_error", "cell_timed_out", "answer_timed_out",
+    "died"}.
+    """
+    located = exercise_cells(submission, release)
+    imports = probe.guarded_imports([c.source for c in release.cells if c.cell_type == "code"])
+    with tempfile.TemporaryDirectory(prefix="course-probe-") as tmp:
+        tmp = Path(tmp)
+        probe.stub_references(tmp / "lib", exercises)
+        (tmp / "cwd").mkdir()
+        run = nbformat.v4.new_notebook(cells=[_limits_cell(options), nbformat.v4.new_code_cell(imports)])
+        cell_of = {}
+        for exercise in exercises:
+            at = located[exercise.id]
+            if at is not None:
+                cell_of[exercise.id] = len(run.cells)
+                run.cells.append(nbformat.v4.new_code_cell(submission.cells[at].source))
+        answer_of = {}
+        for exercise in exercises:
+            cases_path, out_path = tmp / f"cases-{exercise.id}.pt", tmp / f"answer-{exercise.id}.pt"
+            torch.save(expected[exercise.id][0], cases_path)
+            answer_of[exercise.id] = len(run.cells)
+            run.cells.append(nbformat.v4.new_code_cell(probe.answer_source(exercise.id, str(cases_path),
+                                                                           str(out_path))))
+        pythonpath = os.pathsep.join([str(tmp / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])])
+        died_at = execute(run, cwd=str(tmp / "cwd"), timeout=options.timeout, allow_errors=True,
+                          env=_kernel_env(options, PYTHONPATH=pythonpath))
+        answers = {}
+        for exercise in exercises:
+            out_path = tmp / f"answer-{exercise.id}.pt"
+            try:
+                answers[exercise.id] = torch.load(out_path, weights_only=True) if out_path.is_file() else None
+            except Exception as error:  # a file the kernel forged or broke
+                answers[exercise.id] = {"unreadable": f"{type(error).__name__}: {error}"}
+    cells = {}
+    for exercise in exercises:
+        at, answer_at = cell_of.get(exercise.id), answer_of[exercise.id]
+        cell = run.cells[at] if at is not None else None
+        cells[exercise.id] = {
+            "source": cell.source if cell is not None else "",
+            "cell_error": error_of(cell) if cell is not None else None,
+            "cell_timed_out": cell is not None and timed_out(cell),
+            "answer_timed_out": timed_out(run.cells[answer_at]),
+            "died": died_at is not None and died_at <= answer_at,
+            "died_in_cell": died_at is not None and at is not None and died_at == at,
+        }
+    return answers, cells
+
+
+def _verdict(exercise: Exercise, expected, answer, cell) -> tuple[str, str]:
+    """The status of one exercise and, unless passed, the first problem in words."""
+    name = f"`{exercise.name}`"
+    if cell["cell_timed_out"]:
+        return TIMED_OUT, f"the cell defining {name} ran past the time limit"
+    if cell["cell_error"] and cell["cell_error"].startswith("MemoryError"):
+        return OUT_OF_MEMORY, f"the cell defining {name} ran out of memory"
+    if answer is None:
+        if cell["answer_timed_out"]:
+            return TIMED_OUT, f"{name} ran past the time limit on the grader's cases"
+        if cell["died"]:
+            where = "the cell defining it" if cell["died_in_cell"] else f"{name} or an earlier exercise cell"
+            return ERROR, f"{KERNEL_DIED} {where}"
+        return ERROR, "no answer came back from the grading kernel"
+    if "unreadable" in answer:
+        return ERROR, f"the grading kernel's answer could not be read ({answer['unreadable']})"
+    if answer.get("missing"):
+        if not cell["source"]:
+            return FAILED, f"could not find your {name}: the exercise cell is missing"
+        reason = f" (its cell raised {cell['cell_error']})" if cell["cell_error"] else ""
+        return FAILED, f"could not find your {name} after running its cell{reason}"
+    cases, outputs = expected
+    results = answer.get("results")
+    if not isinstance(results, list) or len(results) != len(cases):
+        return ERROR, "the grading kernel's answer has the wrong number of cases"
+    for i, (case, want, got) in enumerate(zip(cases, outputs, results), start=1):
+        where = f"case {i} ({exercise.label(case)})"
+        error = got.get("error") if isinstance(got, dict) else FAILED
+        if error == NOT_ATTEMPTED:
+            return NOT_ATTEMPTED, ""
+        if error == OUT_OF_MEMORY:
+            return OUT_OF_MEMORY, f"{where}: {name} ran out of memory"
+        if error:
+            return FAILED, f"{where}: {got.get('message', 'a malformed answer') if isinstance(got, dict) else got}"
+        try:
+            compare_values(got.get("value"), want, where, exercise.tol)
+        except CheckFailed as failure:
+            return FAILED, str(failure)
+    return PASSED, ""
+
+
+def _normalised(source: str, name: str) -> str | None:
+    """The def/class ``name`` of ``source`` without docstrings, as ``ast.unparse`` writes it."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None)
+    if node is None:
+        return None
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            n.body = body[1:] or [ast.Pass()]
+    node.name = "_"
+    return ast.unparse(node)
+
+
+def similarity(source: str, exercise: Exercise) -> float | None:
+    """How close the learner's def/class is to the reference's source (difflib ratio, 0 to 1)."""
+    mine = _normalised(source, exercise.name)
+    try:
+        theirs = _normalised(inspect.getsource(exercise.reference), exercise.reference.__name__)
+    except (OSError, TypeError):
+        return None
+    if mine is None or theirs is None:
+        return None
+    return round(difflib.SequenceMatcher(None, mine, theirs).ratio(), 2)
+
+
+def flags(e: ExerciseResult) -> str:
+    return f"similar to the reference ({e.similarity:.2f})" if (e.similarity or 0) >= SIMILAR else ""
 
 
 def write_report(results: list[SubmissionResult], csv_path: Path | None, json_path: Path | None) -> None:
     if csv_path:
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["submission", "notebook", "exercise", "name", "status", "points", "max_points", "detail"])
+            writer.writerow(["submission", "notebook", "exercise", "name", "status", "points", "max_points",
+                             "detail", "flag"])
             for r in results:
                 if r.error:
-                    writer.writerow([r.submission, "", "", "", "error", 0, 0, r.error])
+                    writer.writerow([r.submission, "", "", "", "error", 0, 0, r.error, ""])
                 for e in r.exercises:
-                    writer.writerow([r.submission, r.notebook, e.exercise, e.name, e.status, e.points, e.max_points, e.detail])
+                    writer.writerow([r.submission, r.notebook, e.exercise, e.name, e.status, e.points,
+                                     e.max_points, e.detail, flags(e)])
     if json_path:
         data = [{**asdict(r), "points": r.points, "max_points": r.max_points} for r in results]
         Path(json_path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -165,6 +362,7 @@ def format_table(results: list[SubmissionResult]) -> str:
         for note in r.notes:
             lines.append(f"  ! {note}")
         for e in r.exercises:
-            detail = f"  {e.detail}" if e.detail else ""
-            lines.append(f"  {e.exercise:<6} {e.name:<28} {e.status:<14} {e.points:g}/{e.max_points:g}{detail}")
+            detail = "  ".join(filter(None, [e.detail, flags(e)]))
+            lines.append(f"  {e.exercise:<6} {e.name:<28} {e.status:<14} {e.points:g}/{e.max_points:g}"
+                         + (f"  {detail}" if detail else ""))
     return "\n".join(lines)

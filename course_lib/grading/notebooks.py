@@ -18,8 +18,17 @@ class NotebookError(ValueError):
 def read(path: Path) -> nbformat.NotebookNode:
     """Read a notebook, turning every kind of bad file into a one-line :class:`NotebookError`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise NotebookError(f"cannot read it ({type(error).__name__}: {error})") from None
+    return parse(data)
+
+
+def parse(data: bytes) -> nbformat.NotebookNode:
+    """A notebook from the bytes of its file; a bad one raises a one-line :class:`NotebookError`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise NotebookError(f"cannot read it ({type(error).__name__}: {error})") from None
     try:
         nb = nbformat.reads(text, as_version=4)
