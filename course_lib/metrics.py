@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from course_lib.validate import check_int
+
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window"]
 
@@ -52,18 +54,13 @@ def _labels(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
     return pred.long(), target.long().to(pred.device)
 
 
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-
-
 def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = None) -> torch.Tensor:
     """The ``(num_classes, num_classes)`` count matrix: row = true class, column = predicted class
     (scikit-learn's convention). Pixels whose target is ``ignore_index`` are left out.
 
     Computed with one ``bincount`` of ``num_classes * target + pred``.
     """
-    _check_num_classes(num_classes)
+    check_int("num_classes", num_classes, 1)
     pred, target = _as_tensor(pred, "pred"), _as_tensor(target, "target")
     if pred.ndim == target.ndim + 1 and pred.shape[-3] != num_classes:
         raise ValueError(f"pred has {pred.shape[-3]} class channels but num_classes={num_classes}")
@@ -139,8 +136,7 @@ def boundary_precision_recall(pred, target, tolerance: int = 2) -> tuple[float, 
     pixels (chessboard distance), and a true one is found when a predicted one lies that close.
     Counts are pooled over the batch. Both maps without boundary give (1, 1); only one of them, 0.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ValueError(f"tolerance must be a non-negative int (pixels), got {tolerance!r}")
+    check_int("tolerance", tolerance, 0, expected="a non-negative int (pixels)")
     pred, target = _labels(pred, target)
     bp, bt = boundary_map(pred), boundary_map(target)
     n_pred, n_true = bp.sum().item(), bt.sum().item()

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_lib.validate import check_int
+
 __all__ = ["fit", "in_notebook", "save_checkpoint", "load_checkpoint"]
 
 PLOT_INTERVAL_S = 0.5  # the live plot is redrawn at most twice a second
@@ -241,8 +243,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable (outputs, targets) -> scalar, got {type(loss_fn).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    check_int("epochs", epochs, 1, expected="an int >= 1")
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.validate import check_int
+
 __all__ = ["ENet", "InitialBlock", "AsymmetricConv2d", "Bottleneck", "DownsamplingBottleneck",
            "UpsamplingBottleneck", "structure", "measure"]
 
@@ -182,9 +184,8 @@ class ENet(nn.Module):
 
     def __init__(self, num_classes: int, in_channels: int = 3, dropout: tuple[float, float] = (0.01, 0.1)):
         super().__init__()
-        for name, value in [("num_classes", num_classes), ("in_channels", in_channels)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int("num_classes", num_classes, 1)
+        check_int("in_channels", in_channels, 1)
         if in_channels >= 16:
             raise ValueError(f"in_channels must be below 16 (the initial block's width), got {in_channels}")
         if (not isinstance(dropout, (tuple, list)) or len(dropout) != 2

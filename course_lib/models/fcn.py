@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
+from course_lib.validate import check_int
+
 __all__ = ["linear_to_conv", "convolutionalize", "bilinear_kernel", "upsampling", "fuse_8s", "crop",
            "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone"]
 
@@ -38,8 +40,7 @@ def linear_to_conv(linear: nn.Linear, in_channels: int) -> nn.Conv2d:
     ``(out_features, in_channels, k, k)``; the bias is the same."""
     if not isinstance(linear, nn.Linear):
         raise TypeError(f"expected an nn.Linear, got {type(linear).__name__}")
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-        raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
+    check_int("in_channels", in_channels, 1)
     k = math.isqrt(linear.in_features // in_channels)
     if in_channels * k * k != linear.in_features:
         raise ValueError(f"a Linear layer with {linear.in_features} inputs after {in_channels} channels "
@@ -115,8 +116,7 @@ def bilinear_kernel(in_channels: int, out_channels: int, kernel_size: int) -> to
     """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("kernel_size", kernel_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(name, value, 1)
     if in_channels != out_channels:
         raise ValueError("bilinear upsampling maps each channel to itself: in_channels must equal "
                          f"out_channels, got {in_channels} and {out_channels}")
@@ -258,8 +258,7 @@ class FCN(nn.Module):
 
     def __init__(self, num_classes: int, variant: str = "8s", backbone: str | FCNBackbone = "vgg16"):
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        check_int("num_classes", num_classes, 1)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if isinstance(backbone, str):

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
+from course_lib.validate import check_int
+
 __all__ = ["UNet", "DoubleConv", "Down", "Up", "center_crop", "crop_and_concat",
            "unet_output_size", "unet_input_size", "valid_input_sizes", "unet_weight_map", "class_balance_weights", "border_weights",
            "pixel_weighted_cross_entropy"]
@@ -34,10 +36,8 @@ PADDINGS = ("valid", "same")
 # --- size arithmetic (§2) --------------------------------------------------------------------------
 
 def _check_size_args(size, depth, padding):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive int, got {depth!r}")
+    check_int("size", size, 1)
+    check_int("depth", depth, 1)
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
 
@@ -183,8 +183,7 @@ class UNet(nn.Module):
         super().__init__()
         for name, value in [("in_channels", in_channels), ("num_classes", num_classes),
                             ("base_channels", base_channels), ("depth", depth)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value, 1)
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         self.in_channels, self.padding, self.depth = in_channels, padding, depth
