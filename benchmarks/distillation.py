@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib.config import pick, seed_everything
 from course_lib.data.digits import jitter, load_digits
 from course_lib.losses import distillation_loss
-from course_lib.models.distill import SoftTargets, StudentMLP, TeacherNet
+from course_lib.models.distillation import SoftTargets, StudentMLP, TeacherNet
 from course_lib.train import fit
 
 N_TRAIN, N_TEST = pick(fast=1000, full=3000), pick(fast=2000, full=10000)

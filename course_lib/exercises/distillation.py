@@ -3,7 +3,7 @@ import torch
 
 from course_lib.checks import CheckFailed, compare_on_cases, register
 from course_lib.losses.distillation import hint_loss, kd_loss, softmax_with_temperature
-from course_lib.models.distill import HintRegressor
+from course_lib.models.distillation import HintRegressor
 
 
 def _logits(generator, *shape, scale=3.0):
