@@ -26,9 +26,10 @@ import platform
 
 import torch
 
-from course_lib.models.enet import ENet, measure
+from course_lib.models.enet import ENet
 from course_lib.models.fcn import FCN
 from course_lib.models.unet import UNet
+from course_lib.profiling import measure
 
 PAPER = {"params": 0.37e6, "speedup": 18, "fewer_flops": 75, "fewer_params": 79}
 

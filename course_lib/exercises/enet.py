@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from course_lib.checks import CheckFailed, _describe, compare_values, register
-from course_lib.models.enet import AsymmetricConv2d, Bottleneck
+from course_lib.models.enet import AsymmetricConv as AsymmetricConv2d, RegularBottleneck as Bottleneck
 
 
 def _randomize(module: nn.Module, generator: torch.Generator) -> None:
