@@ -173,7 +173,8 @@ class ShapesDataset(Dataset):
     ``task="instance"``: items are ``(image, target)`` in torchvision's detection format, with
     ``target = {"boxes": BoundingBoxes XYXY (N, 4), "labels": int64 (N,), "masks": Mask uint8 (N, H, W)}``.
     Masks hold visible pixels only; an instance with fewer than ``MIN_VISIBLE_PIXELS`` visible
-    pixels is dropped. Batch these with ``DataLoader(..., collate_fn=collate_detection)``.
+    pixels is dropped. Batch these with ``DataLoader(..., collate_fn=collate_detection)`` (lists of
+    images and targets; ``course_lib.models.mimic_detector.detection_batch`` shapes them for ``fit``).
 
     ``transforms`` (e.g. a ``torchvision.transforms.v2`` pipeline) is applied to ``(image, target)``.
     The data are generated once and cached on disk (``cache=False`` to skip the cache).

@@ -20,6 +20,8 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from course_lib.data.shapes import collate_detection
+
 STRIDE = 4
 
 
@@ -70,6 +72,7 @@ def detector_losses(model: FasterRCNN, images: list[torch.Tensor], targets: list
 def detection_batch(samples):
     """A DataLoader ``collate_fn`` for ``ShapesDataset(..., task="instance")`` and ``DetectorTraining``:
     ``((images, targets), targets)`` with plain tensors (boxes and labels only)."""
-    images = [image.as_subclass(torch.Tensor) for image, _ in samples]
-    targets = [{"boxes": t["boxes"].as_subclass(torch.Tensor), "labels": t["labels"]} for _, t in samples]
+    images, targets = collate_detection(samples)
+    images = [image.as_subclass(torch.Tensor) for image in images]
+    targets = [{"boxes": t["boxes"].as_subclass(torch.Tensor), "labels": t["labels"]} for t in targets]
     return (images, targets), targets
