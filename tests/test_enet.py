@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.models.enet import (AsymmetricConv, DownsamplingBottleneck, ENet, InitialBlock,
-                                    RegularBottleneck, UpsamplingBottleneck, structure)
+                                    RegularBottleneck, UpsamplingBottleneck, realtime_table, structure)
 
 # Table 1 of the paper, for a 512 x 512 input and C classes: (name, type, output size).
 C = 4
@@ -222,3 +222,11 @@ def test_exercise_checks_pass_the_reference_and_catch_a_missing_residual(capsys)
     assert lines[1].startswith("B2.1 AsymmetricConv: ✗ case 1") and "shape" in lines[1]
     assert lines[2] == "B2.2 RegularBottleneck: ✓ matches the reference on 4 cases"
     assert lines[3].startswith("B2.2 RegularBottleneck: ✗ case 1")
+
+
+def test_realtime_table_gives_ratios_to_enet():
+    results = {"ENet": {"params": 1e6, "flops": 2e9, "seconds": 0.01},
+               "U-Net": {"params": 3e7, "flops": 2e11, "seconds": 0.2}}
+    lines = realtime_table(results).splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("paper")
+    assert lines[2].split()[-3:] == ["20.0x", "100.0x", "30.0x"]

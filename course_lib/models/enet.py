@@ -11,7 +11,8 @@ upsamples the output of the encoder, fine-tuning the details" (§4).
     structure(model, (1, 3, 512, 512))                       # the rows of Table 1, measured
 
 :class:`ShapesRecipe` holds notebook 03's training recipe on the course's shapes, which
-``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time.
+``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
+:func:`realtime_peers` the networks it is compared with (notebook 03 and ``benchmarks/realtime.py``).
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.config import pick
+from course_lib.models.fcn import FCN
+from course_lib.models.unet import UNet
 from course_lib.validate import check_int
 
 __all__ = ["ENet", "InitialBlock", "AsymmetricConv", "RegularBottleneck", "DownsamplingBottleneck",
-           "UpsamplingBottleneck", "structure", "ShapesRecipe", "shapes_recipe"]
+           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "ShapesRecipe", "shapes_recipe"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -275,6 +278,35 @@ def structure(model: ENet, input_size=(1, 3, 512, 512)) -> list[tuple[str, str, 
         for handle in handles:
             handle.remove()
     return rows
+
+
+PAPER_REALTIME = {"params": 0.37e6, "speedup": 18, "fewer_flops": 75, "fewer_params": 79}  # §5, vs SegNet
+
+
+def realtime_peers(num_classes: int = 4) -> dict[str, nn.Module]:
+    """ENet and the peers it is timed against (seeded, random weights): the U-Net of notebook 02 with
+    the paper's widths and same padding (``UNet(3, num_classes, base_channels=64, padding="same")``)
+    and FCN-8s with its VGG-16 backbone (notebook 01)."""
+    torch.manual_seed(0)
+    return {"ENet": ENet(num_classes), "U-Net": UNet(3, num_classes, base_channels=64, padding="same"),
+            "FCN-8s": FCN(num_classes, "8s", backbone="vgg16")}
+
+
+def realtime_table(results: dict[str, dict]) -> str:
+    """``course_lib.profiling.measure`` results by network as a table, with ENet's advantage over each
+    and the paper's claims (0.37 M parameters; up to 18x faster, 75x fewer FLOPs and 79x fewer
+    parameters than SegNet)."""
+    enet = results["ENet"]
+    lines = [f"{'model':8s} {'params':>9s} {'GFLOPs':>8s} {'time (ms)':>10s} {'ENet faster':>12s} "
+             f"{'fewer FLOPs':>12s} {'fewer params':>13s}"]
+    for name, r in results.items():
+        lines.append(f"{name:8s} {r['params'] / 1e6:8.2f}M {r['flops'] / 1e9:8.1f} {r['seconds'] * 1e3:10.0f} "
+                     f"{r['seconds'] / enet['seconds']:11.1f}x {r['flops'] / enet['flops']:11.1f}x "
+                     f"{r['params'] / enet['params']:12.1f}x")
+    paper = PAPER_REALTIME
+    lines.append(f"{'paper':8s} {paper['params'] / 1e6:8.2f}M {'':8s} {'':10s} {'up to ' + str(paper['speedup']):>11s}x "
+                 f"{paper['fewer_flops']:11d}x {paper['fewer_params']:12d}x")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
