@@ -20,19 +20,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_lib.validate import check_int
+from course_lib.validate import check_int, check_module
 
 __all__ = ["count_parameters", "count_flops", "latency", "measure"]
 
 
-def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-
 def count_parameters(model: nn.Module) -> int:
     """The number of parameters (trainable or not) of ``model``; shared ones count once."""
-    _check_model(model)
+    check_module(model)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -62,7 +57,7 @@ def count_flops(model: nn.Module, *inputs) -> int:
 
     Only shapes matter, so the inputs may live on the ``meta`` device with the model.
     """
-    _check_model(model)
+    check_module(model)
     counter = FlopCounterMode(display=False)
     with _evaluating(model), counter:
         model(*inputs)
@@ -101,7 +96,7 @@ def measure(model: nn.Module, input_size=(1, 3, 512, 512), *, repeats: int = 5,
             warmup: int = 3) -> dict[str, float]:
     """Parameters, FLOPs of one forward pass and its median time in seconds (ENet §5.1, Tables 2-3)
     for a random input of ``input_size`` on the model's device: ``{"params", "flops", "seconds"}``."""
-    _check_model(model)
+    check_module(model)
     parameter = next(model.parameters(), None)
     x = torch.rand(input_size, device=parameter.device if parameter is not None else "cpu")
     return {"params": count_parameters(model), "flops": count_flops(model, x),

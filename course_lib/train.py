@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.validate import check_int
+from course_lib.validate import check_int, check_module
 
 __all__ = ["fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint"]
 
@@ -215,11 +215,6 @@ def _check_loader(loader, name: str) -> None:
         pass
 
 
-def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-
-
 def _check_metrics(metrics) -> dict:
     metrics = dict(metrics or {})
     if not all(callable(fn) for fn in metrics.values()):
@@ -242,7 +237,7 @@ def evaluate(model: nn.Module, loader, loss_fn=None, metrics: dict | None = None
     The model runs in ``eval()`` mode without gradients, on ``device`` (default: where its
     parameters are), with ``amp`` as in :func:`fit`; it is left in ``eval()`` mode.
     """
-    _check_model(model)
+    check_module(model)
     _check_loader(loader, "loader")
     metrics = _check_metrics(metrics)
     if loss_fn is not None:
@@ -273,7 +268,7 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int | None = 
 
         labels = predict(model, images).argmax(1)
     """
-    _check_model(model)
+    check_module(model)
     if not isinstance(images, torch.Tensor) or images.ndim == 0 or len(images) == 0:
         raise TypeError(f"images must be a non-empty batch tensor (N, ...), got {type(images).__name__}"
                         f"{f' of shape {tuple(images.shape)}' if isinstance(images, torch.Tensor) else ''}")
@@ -354,7 +349,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     Returns the history: ``"step_loss"`` (every step), ``"train_loss"``, ``"val_loss"`` and
     ``"val_<metric>"`` (one per epoch; the ``val_`` lists stay empty without ``val_loader``).
     """
-    _check_model(model)
+    check_module(model)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable (outputs, targets) -> scalar, got {type(loss_fn).__name__}")
     check_int("epochs", epochs, 1, expected="an int >= 1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["NotAnInt", "check_int", "check_float_batch", "check_image_batch"]
+__all__ = ["NotAnInt", "check_int", "check_module", "check_float_batch", "check_image_batch"]
 
 
 class NotAnInt(TypeError, ValueError):
@@ -30,6 +30,12 @@ def check_int(name: str, value, minimum: int = 0, *, expected: str | None = None
     if value < minimum:
         raise ValueError(f"{name} must be {expected or f'at least {minimum}'}, got {value!r}")
     return int(value)
+
+
+def check_module(model, name: str = "model") -> None:
+    """Raise a clear ``TypeError`` unless ``model`` is a ``torch.nn.Module``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
 
 
 def check_float_batch(x, name: str, where: str, layout: str = "(N, C, H, W)") -> None:
