@@ -4,9 +4,10 @@
     COURSE_MODE=fast .venv/bin/python benchmarks/unet.py
 
 1. A small same-padded U-Net trained on ShapesDataset, mean IoU on held-out shapes (target >= 0.95).
-2. The same U-Net trained twice on touching cells, with plain cross entropy and with the border
-   weight map of Eq. 2 (same seed, data and steps): foreground mean IoU and touching cells split
-   correctly (IoU > 0.5) on held-out images.
+2. Notebook 02's recipe (``course_lib.models.unet.cells_recipe()``): a U-Net trained twice on
+   touching cells, with plain cross entropy and with the border weight map of Eq. 2 (same seed,
+   data and steps): foreground mean IoU and touching cells split correctly (IoU > 0.5) on
+   held-out images.
 3. Overlap-tile inference of a valid U-Net against one pass over the whole mirror-padded image.
 """
 from __future__ import annotations
@@ -21,26 +22,19 @@ from course_lib.config import pick, seed_everything
 from course_lib.data import NUM_CLASSES, ShapesDataset
 from course_lib.data.cells import TouchingCellsDataset, split_touching_objects
 from course_lib.metrics import mean_iou
-from course_lib.models.unet import UNet, pixel_weighted_cross_entropy, unet_weight_map
+from course_lib.models.unet import UNet, cells_recipe, pixel_weighted_cross_entropy, unet_weight_map
 from course_lib.ops.tiling import mirror_pad, overlap_tile_predict
-from course_lib.train import fit
+from course_lib.train import fit, predict
 
 SHAPES_TRAIN, SHAPES_SIZE, SHAPES_EPOCHS = pick(fast=256, full=8192), 64, pick(fast=2, full=10)
 SHAPES_DECAY_EPOCHS = pick(fast=1, full=2)  # the last epochs at lr 1e-4 instead of 1e-3
-CELLS_TRAIN, CELLS_SIZE, CELLS_EPOCHS = pick(fast=64, full=400), 96, pick(fast=2, full=8)
-N_TEST = pick(fast=32, full=128)
-
-
-@torch.no_grad()
-def predict(model, images, batch_size=32):
-    model.eval()
-    return torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+SHAPES_TEST = pick(fast=32, full=128)
 
 
 def shapes() -> dict:
     seed_everything(0)
     train = ShapesDataset(SHAPES_TRAIN, size=SHAPES_SIZE, seed=0)
-    test = ShapesDataset(N_TEST, size=SHAPES_SIZE, seed=1)
+    test = ShapesDataset(SHAPES_TEST, size=SHAPES_SIZE, seed=1)
     model = UNet(3, NUM_CLASSES, base_channels=16, padding="same", batch_norm=True)
     loader = DataLoader(train, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -51,24 +45,26 @@ def shapes() -> dict:
         fit(model, F.cross_entropy, loader, epochs=epochs, optimizer=optimizer, plot=False)
     seconds = time.perf_counter() - start
     images, masks = map(torch.stack, zip(*[test[i] for i in range(len(test))]))
-    return {"miou": mean_iou(predict(model, images), masks, NUM_CLASSES), "seconds": seconds}
+    return {"miou": mean_iou(predict(model, images, batch_size=32).argmax(1), masks, NUM_CLASSES), "seconds": seconds}
 
 
-def cells(w0: float) -> dict:
-    """Train on touching cells with w0 = 0 (plain cross entropy) or the border weight map."""
+def cells(weighted: bool) -> dict:
+    """Notebook 02's recipe on touching cells: plain cross entropy, or the border weight map."""
+    recipe = cells_recipe()
     seed_everything(0)
-    train = TouchingCellsDataset(CELLS_TRAIN, size=CELLS_SIZE, seed=0)
-    test = TouchingCellsDataset(N_TEST, size=CELLS_SIZE, seed=1)
+    train = TouchingCellsDataset(recipe.n_train, size=recipe.image_size, seed=0)
+    test = TouchingCellsDataset(recipe.n_test, size=recipe.image_size, seed=1)
     items = [(image, {"mask": (instances > 0).long(),
-                      "weight": unet_weight_map(instances, w0=w0) if w0 else torch.ones(instances.shape)})
+                      "weight": unet_weight_map(instances, w0=recipe.w0, sigma=recipe.sigma) if weighted
+                      else torch.ones(instances.shape)})
              for image, instances in train]
-    model = UNet(1, 2, base_channels=16, padding="same", depth=3, batch_norm=True)
+    model = UNet(1, 2, base_channels=recipe.base_channels, padding="same", depth=recipe.depth, batch_norm=True)
     start = time.perf_counter()
     fit(model, lambda out, t: pixel_weighted_cross_entropy(out, t["mask"], t["weight"]),
-        DataLoader(items, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0)),
-        epochs=CELLS_EPOCHS, plot=False)
+        DataLoader(items, batch_size=recipe.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)),
+        epochs=recipe.epochs, plot=False)
     seconds = time.perf_counter() - start
-    predicted = predict(model, test.data["images"])
+    predicted = predict(model, test.data["images"], batch_size=32).argmax(1)
     instances = test.data["instances"]
     counts = [split_touching_objects(p, i) for p, i in zip(predicted, instances)]
     return {"miou": mean_iou(predicted, (instances > 0).long(), 2), "seconds": seconds,
@@ -87,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     error = tiling()
     print(f"overlap-tile vs whole image: max |difference| {error:.1e}", flush=True)
-    plain, weighted = cells(0.0), cells(10.0)
+    plain, weighted = cells(weighted=False), cells(weighted=True)
     for name, r in (("plain", plain), ("weighted", weighted)):
         print(f"cells {name}: mean IoU {r['miou']:.3f}, split {r['split']}/{r['touching']}", flush=True)
     result = shapes()

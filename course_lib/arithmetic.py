@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from course_lib.validate import check_int
+
 __all__ = ["conv_output_size", "receptive_field"]
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -17,11 +13,11 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
     The same formula as the ``Shape`` section of ``torch.nn.Conv2d``'s documentation.
     """
-    _positive_int("size", size)
-    _positive_int("kernel_size", kernel_size)
-    _positive_int("stride", stride)
-    _positive_int("padding", padding, minimum=0)
-    _positive_int("dilation", dilation)
+    check_int("size", size, 1)
+    check_int("kernel_size", kernel_size, 1)
+    check_int("stride", stride, 1)
+    check_int("padding", padding, minimum=0)
+    check_int("dilation", dilation, 1)
     span = dilation * (kernel_size - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(f"a kernel spanning {span} pixels does not fit in {size} pixels + 2×{padding} padding")
@@ -38,8 +34,8 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
     for index, layer in enumerate(layers):
         if not (isinstance(layer, (tuple, list)) and len(layer) == 2):
             raise ValueError(f"layer {index} must be a (kernel_size, stride) pair, got {layer!r}")
-        kernel_size = _positive_int(f"layer {index} kernel_size", layer[0])
-        stride = _positive_int(f"layer {index} stride", layer[1])
+        kernel_size = check_int(f"layer {index} kernel_size", layer[0], 1)
+        stride = check_int(f"layer {index} stride", layer[1], 1)
         field += (kernel_size - 1) * jump
         jump *= stride
     return field

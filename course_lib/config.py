@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
 
 MODES = ("fast", "full")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The course repository's root when course_lib runs from a checkout (where ``pyproject.toml`` is)."""
 
 
 def mode() -> str:

@@ -1,5 +1,5 @@
-"""Evaluation metrics: segmentation (confusion matrix, pixel accuracy, IoU, boundary F1) and image
-quality (PSNR, SSIM).
+"""Evaluation metrics: segmentation (confusion matrix, pixel accuracy, IoU, boundary F1), image
+quality (PSNR, SSIM) and detection (average precision).
 
 Label maps are integer tensors of shape ``(H, W)`` or ``(B, H, W)``. Wherever a *prediction* is
 expected you may also pass raw network outputs: logits or scores with one more dimension than the
@@ -18,9 +18,13 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torchvision.ops import box_iou
+
+from course_lib.validate import check_int
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "boundary_map",
-           "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window"]
+           "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
+           "average_precision", "mean_average_precision"]
 
 
 # --- label maps ------------------------------------------------------------------------------------
@@ -52,18 +56,13 @@ def _labels(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
     return pred.long(), target.long().to(pred.device)
 
 
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-
-
 def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = None) -> torch.Tensor:
     """The ``(num_classes, num_classes)`` count matrix: row = true class, column = predicted class
     (scikit-learn's convention). Pixels whose target is ``ignore_index`` are left out.
 
     Computed with one ``bincount`` of ``num_classes * target + pred``.
     """
-    _check_num_classes(num_classes)
+    check_int("num_classes", num_classes, 1)
     pred, target = _as_tensor(pred, "pred"), _as_tensor(target, "target")
     if pred.ndim == target.ndim + 1 and pred.shape[-3] != num_classes:
         raise ValueError(f"pred has {pred.shape[-3]} class channels but num_classes={num_classes}")
@@ -139,8 +138,7 @@ def boundary_precision_recall(pred, target, tolerance: int = 2) -> tuple[float, 
     pixels (chessboard distance), and a true one is found when a predicted one lies that close.
     Counts are pooled over the batch. Both maps without boundary give (1, 1); only one of them, 0.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ValueError(f"tolerance must be a non-negative int (pixels), got {tolerance!r}")
+    check_int("tolerance", tolerance, 0, expected="a non-negative int (pixels)")
     pred, target = _labels(pred, target)
     bp, bt = boundary_map(pred), boundary_map(target)
     n_pred, n_true = bp.sum().item(), bt.sum().item()
@@ -236,3 +234,44 @@ def ssim(x, y, data_range: float = 1.0, reduction: str = "mean") -> torch.Tensor
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
                 / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
     return _reduce(ssim_map.flatten(1).mean(1), reduction)
+
+
+# --- detection -------------------------------------------------------------------------------------
+
+def average_precision(scores: torch.Tensor, matched: torch.Tensor, num_targets: int) -> float:
+    """Area under the precision–recall curve of detections sorted by score (all-point, as in
+    PASCAL VOC 2010+): ``matched[i]`` says whether detection ``i`` hit an unclaimed object."""
+    if num_targets == 0:
+        return float("nan")
+    hits = matched[scores.argsort(descending=True)].float()
+    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
+    precision = precision.flip(0).cummax(0).values.flip(0)  # the precision envelope
+    return float((precision * hits).sum() / num_targets)
+
+
+@torch.no_grad()
+def mean_average_precision(detections: list[dict], targets: list[dict], num_classes: int = 4,
+                           iou_threshold: float = 0.5) -> float:
+    """mAP@``iou_threshold`` over the foreground classes ``1..num_classes-1``. A detection is a hit
+    when its IoU with a not yet matched object of its class reaches the threshold (greedy, by score)."""
+    if len(detections) != len(targets):
+        raise ValueError(f"{len(detections)} detection dicts for {len(targets)} targets")
+    aps = []
+    for c in range(1, num_classes):
+        scores, matched, count = [], [], 0
+        for detection, target in zip(detections, targets):
+            boxes, score = detection["boxes"][detection["labels"] == c], detection["scores"][detection["labels"] == c]
+            objects = target["boxes"][target["labels"] == c]
+            count += len(objects)
+            iou = box_iou(boxes, objects) if len(objects) else torch.zeros(len(boxes), 0)
+            free = torch.ones(len(objects), dtype=torch.bool)
+            for i in score.argsort(descending=True).tolist():
+                candidates = torch.where(free & (iou[i] >= iou_threshold), iou[i], -1.0)
+                hit = len(objects) > 0 and candidates.max() >= 0
+                if hit:
+                    free[candidates.argmax()] = False
+                scores.append(score[i])
+                matched.append(hit)
+        if count:
+            aps.append(average_precision(torch.tensor(scores), torch.tensor(matched, dtype=torch.bool), count))
+    return sum(aps) / len(aps) if aps else float("nan")

@@ -2,6 +2,8 @@
 
     history = fit(model, nn.CrossEntropyLoss(), train_loader, val_loader, epochs=pick(2, 20),
                   metrics={"miou": lambda out, y: mean_iou(out, y, NUM_CLASSES)})
+    scores = evaluate(model, val_loader, nn.CrossEntropyLoss())    # {"loss": ...}, as fit validates
+    labels = predict(model, images).argmax(1)                     # eval mode, no gradients, batched
 
 It shows a ``tqdm.auto`` progress bar and, in a notebook, a live loss plot that ends as one figure
 (elsewhere: one log line per epoch). With ``checkpoint="run.pt"`` it saves model, optimizer, history
@@ -22,12 +24,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["fit", "in_notebook", "save_checkpoint", "load_checkpoint"]
+from course_lib.validate import check_int, check_module
+
+__all__ = ["fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint"]
 
 PLOT_INTERVAL_S = 0.5  # the live plot is redrawn at most twice a second
 
 
-def in_notebook() -> bool:
+def _in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, nbclient, nbval), False in scripts, pytest, IPython."""
     try:
         from IPython import get_ipython
@@ -64,7 +68,7 @@ def _split(batch, index: int):
     if not isinstance(batch, (list, tuple)) or len(batch) != 2:
         raise TypeError(f"batch {index} is a {type(batch).__name__}"
                         f"{f' of length {len(batch)}' if isinstance(batch, (list, tuple)) else ''}: "
-                        "fit expects (inputs, targets) pairs from the loader")
+                        "expected (inputs, targets) pairs from the loader")
     return batch
 
 
@@ -196,6 +200,10 @@ def _amp_dtype(amp, device: torch.device):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def _autocast(amp_dtype, device: torch.device):
+    return contextlib.nullcontext() if amp_dtype is None else torch.autocast(device.type, dtype=amp_dtype)
+
+
 def _check_loader(loader, name: str) -> None:
     if loader is None or not hasattr(loader, "__iter__"):
         raise TypeError(f"{name} must be an iterable of (inputs, targets) batches, e.g. a DataLoader")
@@ -207,9 +215,113 @@ def _check_loader(loader, name: str) -> None:
         pass
 
 
+def _check_metrics(metrics) -> dict:
+    metrics = dict(metrics or {})
+    if not all(callable(fn) for fn in metrics.values()):
+        raise TypeError("metrics must map names to functions fn(outputs, targets) -> float")
+    return metrics
+
+
 def _model_device(model: nn.Module) -> torch.device:
     tensor = next(model.parameters(), None)
     return tensor.device if tensor is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, loss_fn=None, metrics: dict | None = None, *, device=None,
+             amp=None) -> dict[str, float]:
+    """The mean loss and metrics of ``model`` over ``loader``'s ``(inputs, targets)`` batches.
+
+    ``{"loss": ..., **{name: ...}}``: ``loss_fn(outputs, targets)`` (left out without ``loss_fn``)
+    and each ``metrics[name](outputs, targets)``, averaged over the batches weighted by their size.
+    The model runs in ``eval()`` mode without gradients, on ``device`` (default: where its
+    parameters are), with ``amp`` as in :func:`fit`; it is left in ``eval()`` mode.
+    """
+    check_module(model)
+    _check_loader(loader, "loader")
+    metrics = _check_metrics(metrics)
+    if loss_fn is not None:
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable (outputs, targets) -> scalar, got {type(loss_fn).__name__}")
+        metrics = {"loss": loss_fn, **metrics}
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device).eval()
+    sums, count = dict.fromkeys(metrics, 0.0), 0
+    with _autocast(_amp_dtype(amp, device), device):
+        for index, batch in enumerate(loader):
+            inputs, targets = _to_device(_split(batch, index), device)
+            outputs = model(inputs)
+            n = _batch_size(targets)
+            for name, fn in metrics.items():
+                sums[name] += float(fn(outputs, targets)) * n
+            count += n
+    if count == 0:
+        raise ValueError("the loader yielded no batch")
+    return {name: value / count for name, value in sums.items()}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int | None = 64, device=None) -> torch.Tensor:
+    """``model(images)`` in ``eval()`` mode without gradients, ``batch_size`` images at a time
+    (``None``: all at once), on ``device`` (default: where the model's parameters are); the
+    outputs come back concatenated, on the CPU. The model is left in ``eval()`` mode.
+
+        labels = predict(model, images).argmax(1)
+    """
+    check_module(model)
+    if not isinstance(images, torch.Tensor) or images.ndim == 0 or len(images) == 0:
+        raise TypeError(f"images must be a non-empty batch tensor (N, ...), got {type(images).__name__}"
+                        f"{f' of shape {tuple(images.shape)}' if isinstance(images, torch.Tensor) else ''}")
+    step = len(images) if batch_size is None else check_int("batch_size", batch_size, 1)
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device).eval()
+    return torch.cat([model(images[i:i + step].to(device)).cpu() for i in range(0, len(images), step)])
+
+
+def _resume(checkpoint, model, optimizer, scaler, generators, scheduler, history: dict) -> tuple[int, dict]:
+    """The epochs done and the history saved in ``checkpoint``, which is loaded; (0, history) without it."""
+    if not Path(checkpoint).exists():
+        print(f"no checkpoint at {checkpoint} yet: training from scratch")
+        return 0, history
+    start, saved = load_checkpoint(checkpoint, model, optimizer, scaler, generators, scheduler)
+    if set(saved) != set(history):
+        raise ValueError(f"{checkpoint} recorded {sorted(saved)} but these metrics give {sorted(history)}: "
+                         "resume with the same metrics")
+    print(f"resumed from {checkpoint} after epoch {start}")
+    return start, saved
+
+
+def _train_epoch(model, loss_fn, loader, optimizer, scaler, scheduler, amp_dtype, device, history: dict,
+                 bar, live) -> float:
+    """One pass over ``loader``: a step per batch, each loss appended to ``history["step_loss"]``;
+    returns the epoch's mean loss (weighted by batch size)."""
+    model.train()
+    total, count = 0.0, 0
+    for batch in loader:
+        step = len(history["step_loss"])
+        inputs, targets = _to_device(_split(batch, step), device)
+        with _autocast(amp_dtype, device):
+            loss = _scalar_loss(loss_fn(model(inputs), targets), step)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        value = loss.item()
+        history["step_loss"].append(value)
+        total, count = total + value * _batch_size(targets), count + _batch_size(targets)
+        bar.update()
+        bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+        if live:
+            live.update(history)
+    if count == 0:
+        raise ValueError("train_loader yielded no batch in this epoch")
+    return total / count
 
 
 def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int = 1, optimizer=None,
@@ -219,8 +331,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
 
     Each batch is ``(inputs, targets)``; the loss is ``loss_fn(model(inputs), targets)``. Batches are
     moved to ``device`` (default: where the model's parameters are; given, the model moves there).
-    The model is in ``train()`` mode for training steps and in ``eval()`` mode under
-    ``torch.no_grad()`` for validation, and is left in ``eval()`` mode.
+    The model is in ``train()`` mode for training steps and validated with :func:`evaluate`
+    (``eval()`` mode, ``torch.no_grad()``), and is left in ``eval()`` mode.
 
     - ``optimizer``: default ``Adam(model.parameters(), lr)``.
     - ``scheduler``: a learning-rate scheduler of that optimizer (e.g. ``OneCycleLR``), stepped after
@@ -237,20 +349,16 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     Returns the history: ``"step_loss"`` (every step), ``"train_loss"``, ``"val_loss"`` and
     ``"val_<metric>"`` (one per epoch; the ``val_`` lists stay empty without ``val_loader``).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable (outputs, targets) -> scalar, got {type(loss_fn).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    check_int("epochs", epochs, 1, expected="an int >= 1")
     _check_loader(train_loader, "train_loader")
     if val_loader is not None:
         _check_loader(val_loader, "val_loader")
-    metrics = dict(metrics or {})
+    metrics = _check_metrics(metrics)
     if metrics and val_loader is None:
         raise ValueError("metrics are computed on the validation set: pass a val_loader")
-    if not all(callable(fn) for fn in metrics.values()):
-        raise TypeError("metrics must map names to functions fn(outputs, targets) -> float")
     if scheduler is not None and optimizer is None:
         raise ValueError("scheduler needs the optimizer it schedules: pass optimizer=... too")
     if resume and checkpoint is None:
@@ -266,24 +374,12 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
 
     history = {"step_loss": [], "train_loss": [], "val_loss": [], **{f"val_{name}": [] for name in metrics}}
     start = 0
-    if resume and Path(checkpoint).exists():
-        start, saved = load_checkpoint(checkpoint, model, optimizer, scaler, generators, scheduler)
-        if set(saved) != set(history):
-            raise ValueError(f"{checkpoint} recorded {sorted(saved)} but these metrics give {sorted(history)}: "
-                             "resume with the same metrics")
-        history = saved
-        print(f"resumed from {checkpoint} after epoch {start}")
-    elif resume:
-        print(f"no checkpoint at {checkpoint} yet: training from scratch")
+    if resume:
+        start, history = _resume(checkpoint, model, optimizer, scaler, generators, scheduler, history)
     if start >= epochs:
         print(f"the checkpoint already has {start} epochs (epochs={epochs}): nothing to train")
 
-    def autocast():
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=amp_dtype)
-
-    live = _LivePlot() if (plot is None or plot) and in_notebook() else None
+    live = _LivePlot() if (plot is None or plot) and _in_notebook() else None
     try:
         steps_per_epoch = len(train_loader)
     except TypeError:
@@ -293,50 +389,12 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         bar.set_description(f"epoch {epoch}/{epochs}")
-        model.train()
-        total, count = 0.0, 0
-        for batch in train_loader:
-            inputs, targets = _to_device(_split(batch, len(history["step_loss"])), device)
-            with autocast():
-                loss = _scalar_loss(loss_fn(model(inputs), targets), len(history["step_loss"]))
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            value = loss.item()
-            history["step_loss"].append(value)
-            total, count = total + value * _batch_size(targets), count + _batch_size(targets)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.4g}", refresh=False)
-            if live:
-                live.update(history)
-        if count == 0:
-            raise ValueError("train_loader yielded no batch in this epoch")
-        history["train_loss"].append(total / count)
-
+        history["train_loss"].append(_train_epoch(model, loss_fn, train_loader, optimizer, scaler, scheduler,
+                                                  amp_dtype, device, history, bar, live))
         if val_loader is not None:
-            model.eval()
-            sums, count = dict.fromkeys(["loss", *metrics], 0.0), 0
-            with torch.no_grad(), autocast():
-                for index, batch in enumerate(val_loader):
-                    inputs, targets = _to_device(_split(batch, index), device)
-                    outputs = model(inputs)
-                    n = _batch_size(targets)
-                    sums["loss"] += float(loss_fn(outputs, targets)) * n
-                    for name, fn in metrics.items():
-                        sums[name] += float(fn(outputs, targets)) * n
-                    count += n
-            if count == 0:
-                raise ValueError("val_loader yielded no batch")
-            for name, value in sums.items():
-                history[f"val_{name}"].append(value / count)
-
+            scores = evaluate(model, val_loader, loss_fn, metrics, device=device, amp=amp)
+            for name, value in scores.items():
+                history[f"val_{name}"].append(value)
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, epoch, history, scaler, generators, scheduler)
         if live:

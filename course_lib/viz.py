@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from course_lib.validate import check_int
+
 __all__ = ["PALETTE", "show_images", "colorize_mask", "overlay_mask", "legend_handles",
            "show_feature_maps", "plot_history"]
 
@@ -66,8 +68,7 @@ def _to_hwc(image, name: str = "image") -> np.ndarray:
 def _grid(n: int, ncols: int | None, figsize, cell: float = 3.0):
     if ncols is None:
         ncols = min(n, 4)
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    check_int("ncols", ncols, 1, expected="a positive int")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (cell * ncols, cell * nrows + 0.4),
@@ -170,8 +171,7 @@ def show_feature_maps(features, n: int = 16, ncols: int | None = None, title: st
         f = f[0]
     if f.ndim != 3:
         raise ValueError(f"features must be (C, H, W) or (1, C, H, W), got shape {f.shape}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_int("n", n, 1, expected="a positive int")
     f = f[:n]
     low = f.min(axis=(1, 2), keepdims=True)
     span = f.max(axis=(1, 2), keepdims=True) - low

@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms import v2
 
-from course_lib.config import get_device, seed_everything
+from course_lib.config import REPO_ROOT, get_device, seed_everything
 from course_lib.data import sample_image
 from course_lib.losses.perceptual import style_transfer_objective
 from course_lib.losses.style import gram_matrix
@@ -53,7 +53,7 @@ CONTENT_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "grace_h
                   "clock", "coins", "immunohistochemistry", "retina", "cell", "text")
 CONTENT_LAYER = "relu2_2"  # Johnson et al. §4.1
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1"]  # the paper also uses relu4_3; dropped for speed
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "course_lib" / "checkpoints"
+CHECKPOINTS = REPO_ROOT / "course_lib" / "checkpoints"
 
 
 def content_batches(size: int, batch_size: int, style: str, generator: torch.Generator):

@@ -5,8 +5,9 @@ import torch.nn.functional as F
 from torchvision.ops import roi_align
 
 from course_lib.losses import distillation_loss, hint_loss, kd_loss, mimic_loss, softmax_with_temperature
-from course_lib.models.distill import FitNet, HintRegressor, StudentMLP, TeacherNet
-from course_lib.models.mimic_detector import Adaptation, detector_losses, teacher_features, tiny_faster_rcnn
+from course_lib.models.distillation import FitNet, HintRegressor, StudentMLP, TeacherNet
+from course_lib.losses.distillation import Adaptation, teacher_features
+from course_lib.models.mimic_detector import detector_losses, tiny_faster_rcnn
 
 
 def logits(*shape, seed=0, scale=3.0):
@@ -202,7 +203,7 @@ def test_exercise_checks_pass_on_the_reference_and_fail_on_wrong_answers():
 
 
 def test_mean_average_precision_on_known_cases():
-    from course_lib.models.mimic_detector import average_precision, mean_average_precision
+    from course_lib.metrics import average_precision, mean_average_precision
 
     target = {"boxes": torch.tensor([[0.0, 0, 10, 10], [20, 20, 30, 30]]), "labels": torch.tensor([1, 2])}
     perfect = {"boxes": target["boxes"].clone(), "labels": target["labels"].clone(), "scores": torch.tensor([0.9, 0.8])}

@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models.enet import (AsymmetricConv2d, Bottleneck, DownsamplingBottleneck, ENet,
-                                    InitialBlock, UpsamplingBottleneck, structure)
+from course_lib.models.enet import (AsymmetricConv, DownsamplingBottleneck, ENet, InitialBlock,
+                                    RegularBottleneck, UpsamplingBottleneck, realtime_table, structure)
 
 # Table 1 of the paper, for a 512 x 512 input and C classes: (name, type, output size).
 C = 4
@@ -101,7 +101,7 @@ def test_initial_block_is_13_conv_maps_and_3_pooled_maps():
 
 def test_asymmetric_conv_is_a_rank_one_5x5_conv():
     torch.manual_seed(0)
-    conv = AsymmetricConv2d(1, 1, 5)
+    conv = AsymmetricConv(1, 1, 5)
     vertical, horizontal = conv[0].weight[0, 0, :, 0], conv[1].weight[0, 0, 0, :]
     kernel = torch.outer(vertical, horizontal)[None, None]
     x = torch.rand(1, 1, 12, 12)
@@ -112,7 +112,7 @@ def test_asymmetric_conv_is_a_rank_one_5x5_conv():
 @pytest.mark.parametrize("dilation", [1, 2, 4])
 def test_dilated_bottleneck_receptive_field_is_2d_plus_1(dilation):
     torch.manual_seed(0)
-    block = Bottleneck(8, dilation=dilation).eval()
+    block = RegularBottleneck(8, dilation=dilation).eval()
     x = torch.rand(1, 8, 21, 21, requires_grad=True)
     block(x)[0, :, 10, 10].sum().backward()
     rows = torch.nonzero(x.grad.abs().sum((0, 1)).sum(1)).flatten()
@@ -121,7 +121,7 @@ def test_dilated_bottleneck_receptive_field_is_2d_plus_1(dilation):
 
 def test_asymmetric_bottleneck_receptive_field_is_5x5():
     torch.manual_seed(0)
-    block = Bottleneck(8, asymmetric=5).eval()
+    block = RegularBottleneck(8, asymmetric_kernel_size=5).eval()
     x = torch.rand(1, 8, 15, 15, requires_grad=True)
     block(x)[0, :, 7, 7].sum().backward()
     support = x.grad.abs().sum((0, 1)) > 0
@@ -129,7 +129,7 @@ def test_asymmetric_bottleneck_receptive_field_is_5x5():
 
 
 def test_regular_bottleneck_has_paper_layers_and_keeps_shape():
-    block = Bottleneck(64)
+    block = RegularBottleneck(64)
     assert (block.projection[0].kernel_size, block.projection[0].out_channels) == ((1, 1), 16)
     assert block.conv[0].kernel_size == (3, 3)
     assert all(m.bias is None for m in block.modules() if isinstance(m, nn.Conv2d))  # §4: no biases
@@ -195,7 +195,7 @@ def test_bad_constructor_arguments(kwargs):
 
 def test_bottleneck_cannot_be_dilated_and_asymmetric():
     with pytest.raises(ValueError, match="not both"):
-        Bottleneck(16, dilation=2, asymmetric=5)
+        RegularBottleneck(16, dilation=2, asymmetric_kernel_size=5)
 
 
 # --- exercise checks (notebook 03) ------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_bottleneck_cannot_be_dilated_and_asymmetric():
 def test_exercise_checks_pass_the_reference_and_catch_a_missing_residual(capsys):
     from course_lib import check
 
-    class NoResidual(Bottleneck):
+    class NoResidual(RegularBottleneck):
         def forward(self, x):
             return self.activation(self.expansion(self.conv(self.projection(x))))
 
@@ -213,12 +213,20 @@ def test_exercise_checks_pass_the_reference_and_catch_a_missing_residual(capsys)
             super().__init__(nn.Conv2d(in_channels, out_channels, (1, kernel_size), padding=(0, p), bias=False),
                              nn.Conv2d(out_channels, out_channels, (kernel_size, 1), padding=(p, 0), bias=False))
 
-    check("B2.1", AsymmetricConv2d)
+    check("B2.1", AsymmetricConv)
     check("B2.1", SwappedOrder)
-    check("B2.2", Bottleneck)
+    check("B2.2", RegularBottleneck)
     check("B2.2", NoResidual)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "B2.1 AsymmetricConv: ✓ matches the reference on 4 cases"
     assert lines[1].startswith("B2.1 AsymmetricConv: ✗ case 1") and "shape" in lines[1]
     assert lines[2] == "B2.2 RegularBottleneck: ✓ matches the reference on 4 cases"
     assert lines[3].startswith("B2.2 RegularBottleneck: ✗ case 1")
+
+
+def test_realtime_table_gives_ratios_to_enet():
+    results = {"ENet": {"params": 1e6, "flops": 2e9, "seconds": 0.01},
+               "U-Net": {"params": 3e7, "flops": 2e11, "seconds": 0.2}}
+    lines = realtime_table(results).splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("paper")
+    assert lines[2].split()[-3:] == ["20.0x", "100.0x", "30.0x"]

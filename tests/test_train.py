@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from course_lib.config import seed_everything
-from course_lib.train import _amp_dtype, fit, in_notebook
+from course_lib.train import _amp_dtype, _in_notebook as in_notebook, evaluate, fit, predict
 
 
 class NoisyDataset(Dataset):
@@ -202,7 +202,7 @@ def test_in_a_notebook_one_plot_is_updated_in_place(monkeypatch, capsys):
     import course_lib.train as train
 
     calls = []
-    monkeypatch.setattr(train, "in_notebook", lambda: True)
+    monkeypatch.setattr(train, "_in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display.DisplayHandle, "display", lambda self, fig: calls.append(("display", fig)))
     monkeypatch.setattr(IPython.display.DisplayHandle, "update", lambda self, fig: calls.append(("update", fig)))
     seed_everything(0)
@@ -222,3 +222,25 @@ def test_dict_targets_count_their_items():
 
     assert _batch_size({"mask": torch.zeros(5, 8, 8), "weight": torch.ones(5, 8, 8)}) == 5
     assert _batch_size(torch.zeros(3)) == 3 and _batch_size([1, 2]) == 2
+
+
+def test_evaluate_is_the_batch_weighted_mean_of_loss_and_metrics():
+    model = nn.Linear(4, 1)
+    x, y = torch.randn(5, 4), torch.randn(5, 1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=2)  # batches of 2, 2 and 1
+    with torch.no_grad():
+        expected = ((model(x) - y) ** 2).mean().item()
+    scores = evaluate(model.train(), loader, nn.MSELoss(), {"one": lambda out, t: 1.0})
+    assert scores["loss"] == pytest.approx(expected) and scores["one"] == 1.0 and not model.training
+    assert set(evaluate(model, loader, metrics={"one": lambda out, t: 1.0})) == {"one"}
+
+
+def test_predict_matches_one_pass_in_eval_mode_without_gradients():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3)).train()
+    x = torch.randn(10, 4)
+    out = predict(model, x, batch_size=3)
+    assert not model.training and not out.requires_grad
+    torch.testing.assert_close(out, model(x).detach())
+    with pytest.raises(ValueError, match="batch_size"):
+        predict(model, x, batch_size=0)

@@ -2,8 +2,10 @@
 
 Files live in ``<repo>/datasets/cache/<name>-<hash of params>.pt`` (git-ignored). Set
 ``COURSE_CACHE_DIR`` to use another folder; when the folder cannot be written (a read-only
-checkout, an installed package) the cache falls back to ``~/.cache/cnn-course``, and when that
-cannot be written either the data is simply made again each time.
+checkout, an installed package) the cache falls back to the user's cache folder for "cnn-course"
+(``platformdirs.user_cache_dir``: ``~/.cache/cnn-course`` on Linux, ``~/Library/Caches/cnn-course``
+on macOS, ``%LOCALAPPDATA%/cnn-course/Cache`` on Windows), and when that cannot be written either the
+data is simply made again each time.
 """
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import platformdirs
 import torch
 
+from course_lib.config import REPO_ROOT
+
 ENV_VAR = "COURSE_CACHE_DIR"
-FALLBACK_DIR = Path("~/.cache/cnn-course")
+APP_NAME = "cnn-course"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -32,18 +37,17 @@ def _writable(folder: Path) -> bool:
 
 def _repo_cache_dir() -> Path | None:
     """``<repo>/datasets/cache`` when course_lib runs from a checkout of the course repo."""
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").is_file() and (root / "datasets").is_dir():
-        return root / "datasets" / "cache"
+    if (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "datasets").is_dir():
+        return REPO_ROOT / "datasets" / "cache"
     return None
 
 
 def cache_dir() -> Path | None:
     """The first writable folder of: ``$COURSE_CACHE_DIR`` (or the repo's ``datasets/cache``),
-    then ``~/.cache/cnn-course``; ``None`` when neither can be written."""
+    then the user's cache folder; ``None`` when neither can be written."""
     env = os.environ.get(ENV_VAR)
     first = Path(env).expanduser() if env else _repo_cache_dir()
-    for folder in (first, FALLBACK_DIR.expanduser()):
+    for folder in (first, platformdirs.user_cache_path(APP_NAME, appauthor=False)):
         if folder is not None and _writable(folder):
             return folder
     return None

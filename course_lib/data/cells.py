@@ -21,7 +21,7 @@ from scipy import ndimage
 from torch.utils.data import Dataset
 
 from course_lib.data.cache import cached
-from course_lib.data.shapes import _check_int
+from course_lib.validate import check_int
 
 __all__ = ["TouchingCellsDataset", "render_cells", "touching_instances", "split_touching_objects"]
 
@@ -148,9 +148,9 @@ class TouchingCellsDataset(Dataset):
     """
 
     def __init__(self, n: int, size: int = 96, seed: int = 0, *, cache: bool = True):
-        self.n = _check_int("n", n, 1)
-        self.size = _check_int("size", size, MIN_SIZE)
-        self.seed = _check_int("seed", seed, 0)
+        self.n = check_int("n", n, 1)
+        self.size = check_int("size", size, MIN_SIZE)
+        self.seed = check_int("seed", seed, 0)
         params = {"n": self.n, "size": self.size, "seed": self.seed, "version": VERSION}
         make = partial(generate, self.n, self.size, self.seed)
         self.data = cached("touching_cells", params, make) if cache else make()

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from course_lib.data.cache import cached
+from course_lib.validate import check_int
 
 NUM_CLASSES = 10
 SIZE = 28
@@ -137,14 +138,6 @@ def mnist_available(root: str | Path = "datasets") -> bool:
     return True
 
 
-def _check_count(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    return int(n)
-
-
 def load_digits(n: int, seed: int = 0, *, train: bool = True, source: str = "rendered",
                 root: str | Path = "datasets") -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` digits as float32 ``(n, 1, 28, 28)`` in [0, 1] and int64 labels ``(n,)``.
@@ -154,9 +147,7 @@ def load_digits(n: int, seed: int = 0, *, train: bool = True, source: str = "ren
     ``source="mnist"``: a seeded random subset of torchvision's MNIST found under ``root``
     (never downloaded). ``source="auto"``: MNIST when it is on disk, else rendered.
     """
-    n = _check_count(n)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    n, seed = check_int("n", n, 1), check_int("seed", seed, 0)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     if source == "auto":

@@ -25,6 +25,7 @@ from torchvision import tv_tensors
 from torchvision.ops import masks_to_boxes
 
 from course_lib.data.cache import cached
+from course_lib.validate import check_int
 
 CLASS_NAMES = ("background", "circle", "square", "triangle")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -163,14 +164,6 @@ def generate(n: int, size: int, seed: int) -> dict[str, torch.Tensor]:
     return {"images": images, "order": order, "labels": labels, "geometry": geometry}
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
 class ShapesDataset(Dataset):
     """``n`` seeded images of circles, squares and triangles (see the module docstring).
 
@@ -180,7 +173,8 @@ class ShapesDataset(Dataset):
     ``task="instance"``: items are ``(image, target)`` in torchvision's detection format, with
     ``target = {"boxes": BoundingBoxes XYXY (N, 4), "labels": int64 (N,), "masks": Mask uint8 (N, H, W)}``.
     Masks hold visible pixels only; an instance with fewer than ``MIN_VISIBLE_PIXELS`` visible
-    pixels is dropped. Batch these with ``DataLoader(..., collate_fn=collate_detection)``.
+    pixels is dropped. Batch these with ``DataLoader(..., collate_fn=collate_detection)`` (lists of
+    images and targets; ``course_lib.models.mimic_detector.detection_batch`` shapes them for ``fit``).
 
     ``transforms`` (e.g. a ``torchvision.transforms.v2`` pipeline) is applied to ``(image, target)``.
     The data are generated once and cached on disk (``cache=False`` to skip the cache).
@@ -188,9 +182,9 @@ class ShapesDataset(Dataset):
 
     def __init__(self, n: int, size: int = 128, seed: int = 0, task: str = "semantic", *,
                  transforms=None, cache: bool = True):
-        self.n = _check_int("n", n, 1)
-        self.size = _check_int("size", size, MIN_SIZE)
-        self.seed = _check_int("seed", seed, 0)
+        self.n = check_int("n", n, 1)
+        self.size = check_int("size", size, MIN_SIZE)
+        self.seed = check_int("seed", seed, 0)
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         if transforms is not None and not callable(transforms):

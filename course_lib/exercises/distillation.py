@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from course_lib.checks import CheckFailed, Exercise, call, seeded, uniform_int
 from course_lib.losses.distillation import hint_loss, kd_loss, softmax_with_temperature
-from course_lib.models.distill import HintRegressor
+from course_lib.models.distillation import HintRegressor
 
 
 def _logits(g, *shape, scale=3.0):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from course_lib.checks import Exercise, describe, module_case, run_module, seeded, uniform_int
-from course_lib.models.enet import AsymmetricConv2d, Bottleneck
+from course_lib.models.enet import AsymmetricConv, RegularBottleneck
 
 
 def _randomize(module: nn.Module, generator: torch.Generator) -> None:
@@ -38,12 +38,12 @@ def _module_cases(reference_cls, rows, channels_of, g):
 def _asymmetric_cases(g):
     rows = [(1, 1, 5), (uniform_int(g, 2, 6), uniform_int(g, 2, 8), 3), (8, 8, 5), (uniform_int(g, 2, 4), 2, 7)]
     rows = [dict(in_channels=i, out_channels=o, kernel_size=k) for i, o, k in rows]
-    return _module_cases(AsymmetricConv2d, rows, lambda kw: kw["in_channels"], g)
+    return _module_cases(AsymmetricConv, rows, lambda kw: kw["in_channels"], g)
 
 
 def _bottleneck_cases(g):
     rows = [dict(channels=4 * uniform_int(g, 2, 8), dilation=d) for d in (1, 2, 4, 1)]
-    return _module_cases(Bottleneck, rows, lambda kw: kw["channels"], g)
+    return _module_cases(RegularBottleneck, rows, lambda kw: kw["channels"], g)
 
 
 def _label(case):
@@ -51,6 +51,6 @@ def _label(case):
 
 
 EXERCISES = [
-    Exercise("B2.1", "AsymmetricConv", AsymmetricConv2d, _asymmetric_cases, run=run_module, tol=1e-4, label=_label),
-    Exercise("B2.2", "RegularBottleneck", Bottleneck, _bottleneck_cases, run=run_module, tol=1e-4, label=_label),
+    Exercise("B2.1", "AsymmetricConv", AsymmetricConv, _asymmetric_cases, run=run_module, tol=1e-4, label=_label),
+    Exercise("B2.2", "RegularBottleneck", RegularBottleneck, _bottleneck_cases, run=run_module, tol=1e-4, label=_label),
 ]

@@ -2,6 +2,7 @@
 import torch
 
 from course_lib.checks import CheckFailed, Exercise, seeded, uniform_int
+from course_lib.data.degrade import low_light
 from course_lib.losses.perceptual import perceptual_loss, style_transfer_objective
 from course_lib.losses.style import gram_matrix
 from course_lib.models.transformer_net import ResidualBlock
@@ -70,13 +71,6 @@ def _objective_cases(g):
     rows = [(1, 8, (1.0, 0.0, 0.0)), (1, 8, (0.0, 1.0, 0.0)), (2, 8, (0.0, 0.0, 1.0)),   # one term at a time
             (2, 10, (weight(0.5, 2), weight(2, 8), weight(5, 20))), (3, 6, (weight(0.2, 1), weight(1, 4), 100.0))]
     return [_objective_case(g, b, s, w) for b, s, w in rows]
-
-
-def low_light(images: torch.Tensor, gain: float = 0.25, gamma: float = 1.5, noise_std: float = 0.03,
-              seed: int = 0) -> torch.Tensor:
-    """Reference for E2.4 (the notebook's docstring says the same)."""
-    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
-    return (gain * images.pow(gamma) + noise_std * noise).clamp(0, 1)
 
 
 def _low_light_cases(g):

@@ -3,7 +3,9 @@
 - Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", 2015 (arXiv:1503.02531):
   :func:`softmax_with_temperature`, :func:`kd_loss`, :func:`distillation_loss`.
 - Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015: :func:`hint_loss`.
-- Li, Jin, Yan, "Mimicking Very Efficient Network for Object Detection", CVPR 2017: :func:`mimic_loss`.
+- Li, Jin, Yan, "Mimicking Very Efficient Network for Object Detection", CVPR 2017: :func:`mimic_loss`
+  with its :class:`Adaptation` layer, and :class:`DetectorTraining`, which adds it to the losses of
+  a detector of ``course_lib.models.mimic_detector``.
 """
 from __future__ import annotations
 
@@ -11,9 +13,14 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torchvision.models.detection import FasterRCNN
 from torchvision.ops import roi_align
 
-__all__ = ["softmax_with_temperature", "kd_loss", "distillation_loss", "hint_loss", "mimic_loss"]
+from course_lib.models.mimic_detector import detector_losses
+
+__all__ = ["softmax_with_temperature", "kd_loss", "distillation_loss", "hint_loss", "mimic_loss",
+           "Adaptation", "teacher_features", "DetectorTraining"]
 
 
 def _check_temperature(T) -> float:
@@ -77,7 +84,7 @@ def hint_loss(guided: torch.Tensor, hint: torch.Tensor, regressor: Callable) -> 
 
     ``guided`` is the student's guided layer ``v_g(x)``, ``hint`` the teacher's hint layer
     ``u_h(x)`` and ``regressor`` the ``r`` that maps the thinner student features to the teacher's
-    shape (a :class:`course_lib.models.distill.HintRegressor`). The hint is a fixed target.
+    shape (a :class:`course_lib.models.distillation.HintRegressor`). The hint is a fixed target.
     """
     if not isinstance(guided, torch.Tensor) or not isinstance(hint, torch.Tensor):
         raise TypeError("guided and hint must be tensors")
@@ -114,3 +121,43 @@ def mimic_loss(student_features: torch.Tensor, teacher_features: torch.Tensor,
     if r_v.shape != u.shape:
         raise ValueError(f"the adaptation layer gives {tuple(r_v.shape)} per proposal, the teacher {tuple(u.shape)}")
     return 0.5 * (u - r_v).pow(2).mean()
+
+
+@torch.no_grad()
+def teacher_features(teacher: FasterRCNN, images: list[torch.Tensor]) -> torch.Tensor:
+    """The teacher backbone's feature map for a batch, on the same transformed images."""
+    teacher.eval()
+    batch, _ = teacher.transform(images)
+    return teacher.backbone(batch.tensors)
+
+
+class Adaptation(nn.Conv2d):
+    """Li et al. §3.1: a 1×1 conv mapping the student's channels to the teacher's, used only in training."""
+
+    def __init__(self, student_channels: int, teacher_channels: int):
+        super().__init__(student_channels, teacher_channels, kernel_size=1)
+
+
+class DetectorTraining(nn.Module):
+    """A student detector as ``fit`` wants it: ``forward((images, targets))`` returns the dict of
+    Faster R-CNN losses, plus ``loss_mimic`` (weighted by ``mimic_weight``) when a teacher is given.
+
+    The teacher is frozen; the adaptation layer trains with the student and is dropped afterwards.
+    Train with ``fit(DetectorTraining(...), lambda losses, _: sum(losses.values()), loader)``.
+    """
+
+    def __init__(self, student: FasterRCNN, teacher: FasterRCNN | None = None, mimic_weight: float = 1.0):
+        super().__init__()
+        self.student, self.mimic_weight = student, mimic_weight
+        self.teacher = teacher.requires_grad_(False) if teacher is not None else None
+        self.adaptation = (Adaptation(student.backbone.out_channels, teacher.backbone.out_channels)
+                           if teacher is not None else None)
+
+    def forward(self, batch):
+        images, targets = batch
+        losses, features, proposals, spatial_scale = detector_losses(self.student, images, targets)
+        if self.teacher is not None:
+            mimic = mimic_loss(features, teacher_features(self.teacher, images), proposals, self.adaptation,
+                               spatial_scale)
+            losses["loss_mimic"] = self.mimic_weight * mimic
+        return losses

@@ -14,18 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.losses.style import content_loss, image_gradients, style_loss, tv_loss
+from course_lib.validate import check_float_batch, check_image_batch
+
 __all__ = ["perceptual_loss", "PerceptualLoss", "gradient_loss", "image_gradients",
            "style_transfer_objective"]
 
 
 def _check_pair(output, target, what: str) -> None:
-    for name, x in (("output", output), ("target", target)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{what}: {name} must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"{what}: {name} must be a float tensor, got dtype {x.dtype}")
-        if x.ndim != 4:
-            raise ValueError(f"{what}: {name} must be a batch (N, C, H, W), got shape {tuple(x.shape)}")
+    check_float_batch(output, "output", what)
+    check_float_batch(target, "target", what)
     if output.shape != target.shape:
         raise ValueError(f"{what}: output and target must have the same shape, "
                          f"got {tuple(output.shape)} and {tuple(target.shape)}")
@@ -82,8 +80,6 @@ class PerceptualLoss(nn.Module):
         self.layer_weights = layer_weights
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        from course_lib.models.transformer_net import check_image_batch
-
         check_image_batch(output, "output")
         check_image_batch(target, "target")
         _check_pair(output, target, "PerceptualLoss")
@@ -92,11 +88,6 @@ class PerceptualLoss(nn.Module):
             phi_target = self.loss_net(target)
         phi_target = {name: phi_target[name] for name in self.layers}
         return perceptual_loss(phi_output, phi_target, self.layer_weights)
-
-
-def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward differences ``(d/dy, d/dx)``: shapes ``(N, C, H-1, W)`` and ``(N, C, H, W-1)``."""
-    return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
 
 
 def gradient_loss(output: torch.Tensor, target: torch.Tensor, p: int = 1) -> torch.Tensor:
@@ -132,8 +123,6 @@ def style_transfer_objective(output: torch.Tensor, features_output: Mapping[str,
     their targets so that the weights mean the same on every image (Eq. 2 and the paper's style
     loss up to a per-layer constant).
     """
-    from course_lib.losses.style import content_loss, style_loss, tv_loss
-
     if not isinstance(features_output, Mapping) or content_layer not in features_output:
         raise ValueError(f"style_transfer_objective: features_output must be a dict holding the "
                          f"content layer {content_layer!r}")

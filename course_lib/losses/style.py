@@ -19,19 +19,16 @@ from typing import Mapping
 
 import torch
 
-__all__ = ["gram_matrix", "content_loss", "style_loss", "tv_loss", "STYLE_LAYERS", "CONTENT_LAYER"]
+from course_lib.validate import check_float_batch
+
+__all__ = ["gram_matrix", "content_loss", "style_loss", "tv_loss", "image_gradients", "STYLE_LAYERS", "CONTENT_LAYER"]
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]  # Gatys et al. §3, Fig. 2
 CONTENT_LAYER = "relu4_2"
 
 
 def _check_features(features, what: str, name: str = "features") -> None:
-    if not isinstance(features, torch.Tensor):
-        raise TypeError(f"{what}: {name} must be a torch.Tensor, got {type(features).__name__}")
-    if not features.is_floating_point():
-        raise TypeError(f"{what}: {name} must be a float tensor, got dtype {features.dtype}")
-    if features.ndim != 4:
-        raise ValueError(f"{what}: {name} must have shape (B, C, H, W), got {tuple(features.shape)}")
+    check_float_batch(features, name, what, "(B, C, H, W)")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -118,4 +115,10 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     _check_features(x, "tv_loss", "x")
     if min(x.shape[-2:]) < 2:
         raise ValueError(f"tv_loss: images must be at least 2x2, got {tuple(x.shape[-2:])}")
-    return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
+    dy, dx = image_gradients(x)
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences ``(d/dy, d/dx)``: shapes ``(N, C, H-1, W)`` and ``(N, C, H, W-1)``."""
+    return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]

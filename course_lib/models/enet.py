@@ -9,15 +9,26 @@ upsamples the output of the encoder, fine-tuning the details" (§4).
     model = ENet(num_classes=4)                              # 0.36 M parameters (paper: 0.37 M)
     model(torch.zeros(1, 3, 512, 512)).shape                 # (1, 4, 512, 512)
     structure(model, (1, 3, 512, 512))                       # the rows of Table 1, measured
+
+:class:`ShapesRecipe` holds notebook 03's training recipe on the course's shapes, which
+``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
+:func:`realtime_peers` the networks it is compared with (notebook 03 and ``benchmarks/realtime.py``).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ENet", "InitialBlock", "AsymmetricConv2d", "Bottleneck", "DownsamplingBottleneck",
-           "UpsamplingBottleneck", "structure", "measure"]
+from course_lib.config import pick
+from course_lib.models.fcn import FCN
+from course_lib.models.unet import UNet
+from course_lib.validate import check_int
+
+__all__ = ["ENet", "InitialBlock", "AsymmetricConv", "RegularBottleneck", "DownsamplingBottleneck",
+           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "ShapesRecipe", "shapes_recipe"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -56,7 +67,7 @@ class InitialBlock(nn.Module):
         return self.bn_act(torch.cat([self.conv(x), self.pool(x)], dim=1))
 
 
-class AsymmetricConv2d(nn.Sequential):
+class AsymmetricConv(nn.Sequential):
     """§4 "Factorizing filters": an n x n convolution replaced by n x 1 followed by 1 x n.
 
     Same receptive field as n x n, 2n instead of n^2 weights per channel pair; "their
@@ -73,23 +84,24 @@ class AsymmetricConv2d(nn.Sequential):
         )
 
 
-class Bottleneck(nn.Module):
-    """§3, Fig. 2b: the residual bottleneck (regular, dilated or asymmetric).
+class RegularBottleneck(nn.Module):
+    """§3, Fig. 2b: the residual bottleneck that keeps the size (regular, dilated or asymmetric).
 
     Extension branch: 1x1 *projection* to ``channels // 4``, the main convolution (3x3, 3x3
-    dilated, or 5x1 + 1x5), 1x1 *expansion* back, spatial dropout; batch norm and the
-    activation between them. The main branch is the identity; the two are added, then activated.
+    dilated by ``dilation``, or, given ``asymmetric_kernel_size=n``, n x 1 + 1 x n), 1x1
+    *expansion* back, spatial dropout; batch norm and the activation between them. The main branch
+    is the identity; the two are added, then activated.
     """
 
-    def __init__(self, channels: int, *, dilation: int = 1, asymmetric: int = 0,
+    def __init__(self, channels: int, *, dilation: int = 1, asymmetric_kernel_size: int | None = None,
                  dropout: float = 0.1, activation: str = "prelu", internal_ratio: int = 4):
         super().__init__()
-        if dilation > 1 and asymmetric:
+        if dilation > 1 and asymmetric_kernel_size:
             raise ValueError("a bottleneck is dilated or asymmetric, not both")
         internal = channels // internal_ratio
-        self.dilation, self.asymmetric = dilation, asymmetric
-        if asymmetric:
-            conv = AsymmetricConv2d(internal, internal, asymmetric)
+        self.dilation, self.asymmetric_kernel_size = dilation, asymmetric_kernel_size
+        if asymmetric_kernel_size:
+            conv = AsymmetricConv(internal, internal, asymmetric_kernel_size)
         else:
             conv = nn.Conv2d(internal, internal, 3, padding=dilation, dilation=dilation, bias=False)
         self.projection = _conv_bn_act(nn.Conv2d(channels, internal, 1, bias=False), internal, activation)
@@ -101,8 +113,8 @@ class Bottleneck(nn.Module):
     @property
     def kind(self) -> str:
         """The "Type" column of Table 1: "", "dilated 2", "asymmetric 5"."""
-        if self.asymmetric:
-            return f"asymmetric {self.asymmetric}"
+        if self.asymmetric_kernel_size:
+            return f"asymmetric {self.asymmetric_kernel_size}"
         return f"dilated {self.dilation}" if self.dilation > 1 else ""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,9 +194,8 @@ class ENet(nn.Module):
 
     def __init__(self, num_classes: int, in_channels: int = 3, dropout: tuple[float, float] = (0.01, 0.1)):
         super().__init__()
-        for name, value in [("num_classes", num_classes), ("in_channels", in_channels)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int("num_classes", num_classes, 1)
+        check_int("in_channels", in_channels, 1)
         if in_channels >= 16:
             raise ValueError(f"in_channels must be below 16 (the initial block's width), got {in_channels}")
         if (not isinstance(dropout, (tuple, list)) or len(dropout) != 2
@@ -197,21 +208,21 @@ class ENet(nn.Module):
         # Stage 1: 64 x 128 x 128
         self.bottleneck1_0 = DownsamplingBottleneck(16, 64, dropout=p1)
         for i in range(1, 5):
-            setattr(self, f"bottleneck1_{i}", Bottleneck(64, dropout=p1))
+            setattr(self, f"bottleneck1_{i}", RegularBottleneck(64, dropout=p1))
         # Stages 2 and 3 ("repeat section 2, without bottleneck2.0"): 128 x 64 x 64
         self.bottleneck2_0 = DownsamplingBottleneck(64, 128, dropout=p)
         for stage in (2, 3):
-            for i, (dilation, asymmetric) in enumerate(
-                    [(1, 0), (2, 0), (1, 5), (4, 0), (1, 0), (8, 0), (1, 5), (16, 0)], start=1):
-                setattr(self, f"bottleneck{stage}_{i}",
-                        Bottleneck(128, dilation=dilation, asymmetric=asymmetric, dropout=p))
+            for i, (dilation, asymmetric_kernel_size) in enumerate(
+                    [(1, None), (2, None), (1, 5), (4, None), (1, None), (8, None), (1, 5), (16, None)], start=1):
+                setattr(self, f"bottleneck{stage}_{i}", RegularBottleneck(
+                    128, dilation=dilation, asymmetric_kernel_size=asymmetric_kernel_size, dropout=p))
         # Stage 4: 64 x 128 x 128
         self.bottleneck4_0 = UpsamplingBottleneck(128, 64, dropout=p)
-        self.bottleneck4_1 = Bottleneck(64, activation="relu", dropout=p)
-        self.bottleneck4_2 = Bottleneck(64, activation="relu", dropout=p)
+        self.bottleneck4_1 = RegularBottleneck(64, activation="relu", dropout=p)
+        self.bottleneck4_2 = RegularBottleneck(64, activation="relu", dropout=p)
         # Stage 5: 16 x 256 x 256
         self.bottleneck5_0 = UpsamplingBottleneck(64, 16, dropout=p)
-        self.bottleneck5_1 = Bottleneck(16, activation="relu", dropout=p)
+        self.bottleneck5_1 = RegularBottleneck(16, activation="relu", dropout=p)
         # C x 512 x 512
         self.fullconv = nn.ConvTranspose2d(16, num_classes, kernel_size=2, stride=2, bias=False)
 
@@ -269,43 +280,57 @@ def structure(model: ENet, input_size=(1, 3, 512, 512)) -> list[tuple[str, str, 
     return rows
 
 
-def measure(model: nn.Module, input_size=(1, 3, 512, 512), *, repeats: int = 5,
-            warmup: int = 3) -> dict[str, float]:
-    """§5.1 and Table 2-3, measured: parameters, FLOPs of one forward pass and its median time (s).
+PAPER_REALTIME = {"params": 0.37e6, "speedup": 18, "fewer_flops": 75, "fewer_params": 79}  # §5, vs SegNet
 
-    FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts 2;
-    convolutions and matrix products only). Time: eval mode, ``torch.inference_mode``, ``warmup``
-    untimed passes first (the first passes build oneDNN's kernels and allocate memory), then the
-    median of ``repeats`` timed passes, on the model's device with torch's current thread count.
+
+def realtime_peers(num_classes: int = 4) -> dict[str, nn.Module]:
+    """ENet and the peers it is timed against (seeded, random weights): the U-Net of notebook 02 with
+    the paper's widths and same padding (``UNet(3, num_classes, base_channels=64, padding="same")``)
+    and FCN-8s with its VGG-16 backbone (notebook 01)."""
+    torch.manual_seed(0)
+    return {"ENet": ENet(num_classes), "U-Net": UNet(3, num_classes, base_channels=64, padding="same"),
+            "FCN-8s": FCN(num_classes, "8s", backbone="vgg16")}
+
+
+def realtime_table(results: dict[str, dict]) -> str:
+    """``course_lib.profiling.measure`` results by network as a table, with ENet's advantage over each
+    and the paper's claims (0.37 M parameters; up to 18x faster, 75x fewer FLOPs and 79x fewer
+    parameters than SegNet)."""
+    enet = results["ENet"]
+    lines = [f"{'model':8s} {'params':>9s} {'GFLOPs':>8s} {'time (ms)':>10s} {'ENet faster':>12s} "
+             f"{'fewer FLOPs':>12s} {'fewer params':>13s}"]
+    for name, r in results.items():
+        lines.append(f"{name:8s} {r['params'] / 1e6:8.2f}M {r['flops'] / 1e9:8.1f} {r['seconds'] * 1e3:10.0f} "
+                     f"{r['seconds'] / enet['seconds']:11.1f}x {r['flops'] / enet['flops']:11.1f}x "
+                     f"{r['params'] / enet['params']:12.1f}x")
+    paper = PAPER_REALTIME
+    lines.append(f"{'paper':8s} {paper['params'] / 1e6:8.2f}M {'':8s} {'':10s} {'up to ' + str(paper['speedup']):>11s}x "
+                 f"{paper['fewer_flops']:11d}x {paper['fewer_params']:12d}x")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ShapesRecipe:
+    """How notebook 03 trains ENet on the course's shapes; ``benchmarks/enet.py`` runs the same.
+
+    Adam with the paper's weight decay 2e-4 (§5.1), a one-cycle learning rate up to ``max_lr``
+    (stepped every batch, warming up for the first ``pct_start`` of the steps), plain cross-entropy
+    and no spatial dropout (``dropout``, see the notebook's "Dropout"). Held-out images use seed 1.
     """
-    import statistics
-    import time
 
-    from torch.utils.flop_counter import FlopCounterMode
+    image_size: int
+    n_train: int
+    n_val: int
+    epochs: int
+    batch_size: int = 8
+    max_lr: float = 5e-3
+    weight_decay: float = 2e-4
+    pct_start: float = 0.15
+    dropout: tuple[float, float] = (0.0, 0.0)
 
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    device = next(model.parameters()).device
-    x = torch.rand(input_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            counter = FlopCounterMode(display=False)
-            with counter:
-                model(x)
-            for _ in range(warmup):
-                model(x)
-            times = []
-            for _ in range(repeats):
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                model(x)
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-    finally:
-        model.train(was_training)
-    return {"params": sum(p.numel() for p in model.parameters()),
-            "flops": counter.get_total_flops(), "seconds": statistics.median(times)}
+
+def shapes_recipe() -> ShapesRecipe:
+    """The mode's recipe: in full mode 3000 images of 128 x 128 for 12 epochs (held-out mean IoU
+    0.914 in 549 s on 2 CPU cores), in fast mode 64 images of 64 x 64 for one epoch."""
+    return pick(fast=ShapesRecipe(image_size=64, n_train=64, n_val=32, epochs=1),
+                full=ShapesRecipe(image_size=128, n_train=3000, n_val=200, epochs=12))

@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-__all__ = ["linear_to_conv", "convolutionalize", "bilinear_kernel", "upsampling", "fuse_8s", "crop",
-           "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone"]
+from course_lib.config import pick
+from course_lib.validate import check_int
+
+__all__ = ["linear_to_conv", "convolutionalize", "bilinear_kernel", "upsampling", "add_skip", "fuse_8s", "crop",
+           "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone",
+           "ShapesRecipe", "shapes_recipe"]
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -38,8 +43,7 @@ def linear_to_conv(linear: nn.Linear, in_channels: int) -> nn.Conv2d:
     ``(out_features, in_channels, k, k)``; the bias is the same."""
     if not isinstance(linear, nn.Linear):
         raise TypeError(f"expected an nn.Linear, got {type(linear).__name__}")
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-        raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
+    check_int("in_channels", in_channels, 1)
     k = math.isqrt(linear.in_features // in_channels)
     if in_channels * k * k != linear.in_features:
         raise ValueError(f"a Linear layer with {linear.in_features} inputs after {in_channels} channels "
@@ -115,8 +119,7 @@ def bilinear_kernel(in_channels: int, out_channels: int, kernel_size: int) -> to
     """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("kernel_size", kernel_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(name, value, 1)
     if in_channels != out_channels:
         raise ValueError("bilinear upsampling maps each channel to itself: in_channels must equal "
                          f"out_channels, got {in_channels} and {out_channels}")
@@ -232,14 +235,21 @@ def crop(x: torch.Tensor, offset: int, size: tuple[int, int]) -> torch.Tensor:
     return x[..., offset:offset + size[0], offset:offset + size[1]]
 
 
+def add_skip(score: torch.Tensor, upsample, skip_score: torch.Tensor, offset: int = 0) -> torch.Tensor:
+    """One skip of §4.2, Fig. 3: upsample ``score`` 2x and add the finer layer's ``skip_score``,
+    cropped to it from ``offset`` (zero for a "same"-padded backbone, where the maps line up)."""
+    score = upsample(score)
+    return score + crop(skip_score, offset, score.shape[-2:])
+
+
 def fuse_8s(score_fr, score_pool4, score_pool3, upscore2, upscore_pool4, upscore8) -> torch.Tensor:
     """§4.2, Fig. 3, FCN-8s: upsample the stride-32 scores 2x and add the pool4 scores; upsample
     that 2x and add the pool3 scores; upsample the sum 8x to pixels. ``score_*`` are
     ``(N, classes, H/32, W/32)``, ``(N, classes, H/16, W/16)`` and ``(N, classes, H/8, W/8)``;
-    the ``upscore*`` layers are the 2x, 2x and 8x upsamplings. This is ``FCN.forward`` for a
-    "same"-padded backbone, where the maps line up and nothing needs cropping.
+    the ``upscore*`` layers are the 2x, 2x and 8x upsamplings. ``FCN.forward`` takes the same
+    steps (:func:`add_skip`), with crops for the paper's padded backbone.
     """
-    return upscore8(upscore_pool4(upscore2(score_fr) + score_pool4) + score_pool3)
+    return upscore8(add_skip(add_skip(score_fr, upscore2, score_pool4), upscore_pool4, score_pool3))
 
 
 class FCN(nn.Module):
@@ -258,8 +268,7 @@ class FCN(nn.Module):
 
     def __init__(self, num_classes: int, variant: str = "8s", backbone: str | FCNBackbone = "vgg16"):
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        check_int("num_classes", num_classes, 1)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if isinstance(backbone, str):
@@ -306,9 +315,27 @@ class FCN(nn.Module):
         features = self.backbone(x)
         score = self.score_fr(features["fc7"])
         if self.variant != "32s":
-            score = self.upscore2(score)
-            score = score + crop(self.score_pool4(features["pool4"]), offsets["score_pool4"], score.shape[-2:])
+            score = add_skip(score, self.upscore2, self.score_pool4(features["pool4"]), offsets["score_pool4"])
         if self.variant == "8s":
-            score = self.upscore_pool4(score)
-            score = score + crop(self.score_pool3(features["pool3"]), offsets["score_pool3"], score.shape[-2:])
+            score = add_skip(score, self.upscore_pool4, self.score_pool3(features["pool3"]), offsets["score_pool3"])
         return crop(self.upscore(score), offsets[self.variant], size)
+
+
+@dataclass(frozen=True)
+class ShapesRecipe:
+    """How notebook 01 ("Effects") trains FCN-32s, -16s and -8s on the course's shapes, each from
+    the same seed with the compact backbone; ``benchmarks/fcn.py`` runs the same. Adam, plain
+    cross-entropy; held-out images use seed 1."""
+
+    image_size: int
+    n_train: int
+    n_val: int
+    epochs: int
+    batch_size: int = 16
+    lr: float = 3e-3
+
+
+def shapes_recipe() -> ShapesRecipe:
+    """The mode's recipe: 1024 images of 64 x 64 for 8 epochs in full mode, 128 for one in fast mode."""
+    return pick(fast=ShapesRecipe(image_size=64, n_train=128, n_val=32, epochs=1),
+                full=ShapesRecipe(image_size=64, n_train=1024, n_val=256, epochs=8))

@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_lib.models.transformer_net import check_image_batch
+from course_lib.validate import check_image_batch
 from course_lib.models.vgg import IMAGENET_MEAN
 
 __all__ = ["MultiScaleRandomFilters"]

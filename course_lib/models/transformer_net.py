@@ -27,29 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.validate import check_image_batch
+
 __all__ = [
     "ConvLayer", "ResidualBlock", "UpsampleConvLayer", "TransformerNet",
-    "check_image_batch", "load_style_checkpoint", "style_checkpoint_names",
+    "load_style_checkpoint", "style_checkpoint_names",
 ]
-
-
-def check_image_batch(x, name: str = "input") -> None:
-    """Raise a clear error unless ``x`` is a float batch ``(N, 3, H, W)`` with values in [0, 1]."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype} "
-                        "(convert uint8 images with x.float() / 255)")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must be a batch (N, 3, H, W), got shape {tuple(x.shape)} "
-                         "(add a batch dimension with x[None])")
-    if x.shape[1] != 3:
-        hint = " (grayscale: repeat it with x.expand(-1, 3, -1, -1))" if x.shape[1] == 1 else ""
-        raise ValueError(f"{name} must have 3 (RGB) channels, got {x.shape[1]}{hint}")
-    low, high = (float(v) for v in torch.aminmax(x.detach())) if x.numel() else (0.0, 1.0)
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(f"{name} must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
-                         "(divide 0..255 images by 255)")
 
 
 class ConvLayer(nn.Sequential):

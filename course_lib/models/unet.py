@@ -17,6 +17,7 @@ per side: a 572x572 input gives a 388x388 output (§2), and the skip connections
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,9 +25,12 @@ import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
+from course_lib.config import pick
+from course_lib.validate import check_int
+
 __all__ = ["UNet", "DoubleConv", "Down", "Up", "center_crop", "crop_and_concat",
            "unet_output_size", "unet_input_size", "valid_input_sizes", "unet_weight_map", "class_balance_weights", "border_weights",
-           "pixel_weighted_cross_entropy"]
+           "pixel_weighted_cross_entropy", "CellsRecipe", "cells_recipe"]
 
 PADDINGS = ("valid", "same")
 
@@ -34,10 +38,8 @@ PADDINGS = ("valid", "same")
 # --- size arithmetic (§2) --------------------------------------------------------------------------
 
 def _check_size_args(size, depth, padding):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive int, got {depth!r}")
+    check_int("size", size, 1)
+    check_int("depth", depth, 1)
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
 
@@ -183,8 +185,7 @@ class UNet(nn.Module):
         super().__init__()
         for name, value in [("in_channels", in_channels), ("num_classes", num_classes),
                             ("base_channels", base_channels), ("depth", depth)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, value, 1)
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         self.in_channels, self.padding, self.depth = in_channels, padding, depth
@@ -259,22 +260,23 @@ def class_balance_weights(mask) -> torch.Tensor:
     return torch.from_numpy(per_class[foreground.astype(np.int64)].astype(np.float32))
 
 
-def unet_weight_map(mask, w0: float = 10.0, sigma: float = 5.0) -> torch.Tensor:
+def unet_weight_map(instances, w0: float = 10.0, sigma: float = 5.0) -> torch.Tensor:
     """The border weight map of Eq. 2: w(x) = w_c(x) + w0 · exp(-(d1(x) + d2(x))² / (2σ²)).
 
-    ``mask`` is an instance label map (H, W): 0 for background, 1, 2, ... for the objects.
+    ``instances`` is an instance label map (H, W): 0 for background, 1, 2, ... for the objects.
     d1 and d2 are the distances to the border of the nearest and the second nearest object; the
     term is added on background pixels only, so the thin gaps between touching objects get the
     largest weights. With fewer than two objects w = w_c. Returns float32 (H, W).
     """
-    labels = _as_label_map(mask)
+    labels = _as_label_map(instances, "instances")
     return class_balance_weights(labels) + border_weights(labels, w0, sigma)
 
 
-def border_weights(mask, w0: float = 10.0, sigma: float = 5.0) -> torch.Tensor:
-    """The second term of Eq. 2, w0 · exp(-(d1 + d2)² / (2σ²)), on background pixels; 0 on the
-    objects, and 0 everywhere with fewer than two objects. float32 (H, W)."""
-    labels = _as_label_map(mask)
+def border_weights(instances, w0: float = 10.0, sigma: float = 5.0) -> torch.Tensor:
+    """The second term of Eq. 2, w0 · exp(-(d1 + d2)² / (2σ²)), on background pixels of the
+    instance label map ``instances``; 0 on the objects, and 0 everywhere with fewer than two
+    objects. float32 (H, W)."""
+    labels = _as_label_map(instances, "instances")
     if not (w0 >= 0 and sigma > 0):
         raise ValueError(f"need w0 >= 0 and sigma > 0, got w0={w0!r}, sigma={sigma!r}")
     ids = np.unique(labels[labels > 0])
@@ -299,3 +301,26 @@ def pixel_weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
     size = logits.shape[-2:]
     per_pixel = F.cross_entropy(logits, center_crop(target, size), reduction="none")
     return (per_pixel * center_crop(weight, size)).mean()
+
+
+@dataclass(frozen=True)
+class CellsRecipe:
+    """How notebook 02 trains a small U-Net on touching cells, with plain cross-entropy (``w0=0``)
+    or the weight map of Eq. 2 (``w0``, ``sigma``); ``benchmarks/unet.py`` runs the same. The
+    network: ``UNet(1, 2, base_channels, padding="same", depth, batch_norm=True)``, Adam at its
+    default 1e-3; held-out cells use seed 1."""
+
+    n_train: int
+    n_test: int
+    epochs: int
+    image_size: int = 96
+    batch_size: int = 8
+    base_channels: int = 16
+    depth: int = 3
+    w0: float = 10.0
+    sigma: float = 5.0
+
+
+def cells_recipe() -> CellsRecipe:
+    """The mode's recipe: 400 training and 96 held-out images for 10 epochs in full mode."""
+    return pick(fast=CellsRecipe(n_train=64, n_test=32, epochs=3), full=CellsRecipe(n_train=400, n_test=96, epochs=10))

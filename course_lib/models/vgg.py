@@ -34,7 +34,7 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights, vgg16, vgg19
 from torchvision.models.vgg import cfgs
 
-from course_lib.models.transformer_net import check_image_batch
+from course_lib.validate import check_image_batch
 from course_lib.weights import load_pretrained
 
 __all__ = ["vgg_features", "VGGFeatures", "vgg_layer_names", "IMAGENET_MEAN", "IMAGENET_STD"]

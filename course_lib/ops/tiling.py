@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from course_lib.validate import check_int
+
 __all__ = ["mirror_pad", "overlap_tile_predict"]
 
 
@@ -69,16 +71,15 @@ def overlap_tile_predict(model, image: torch.Tensor, tile: int, *, margin: int |
     if not isinstance(image, torch.Tensor) or image.dim() not in (3, 4):
         raise TypeError(f"image must be a (C, H, W) or (N, C, H, W) tensor, got "
                         f"{getattr(image, 'shape', type(image).__name__)}")
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
-        raise ValueError(f"tile must be a positive int (the output tile side), got {tile!r}")
+    check_int("tile", tile, 1, expected="a positive int (the output tile side)")
     if margin is None:
         if not hasattr(model, "input_size"):
             raise TypeError("pass margin=... for a model without an input_size(output_size) method")
         margin, odd = divmod(model.input_size(tile) - tile, 2)
         if odd:
             raise ValueError(f"model.input_size({tile}) - {tile} is odd: no symmetric margin exists")
-    elif isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
-        raise ValueError(f"margin must be an int >= 0, got {margin!r}")
+    else:
+        check_int("margin", margin, 0)
     total_stride = getattr(model, "total_stride", 1)
     step = tile - tile % total_stride
     if step == 0:
