@@ -1,68 +1,104 @@
-"""Exercise checks: ``check("A.1", bilinear_kernel)`` prints exactly one line and never raises.
+"""The exercise protocol and the tools that compare a learner's answer with the reference.
 
-Each exercise registers its check in a module of :mod:`course_lib.exercises` with :func:`register`.
-A check receives the learner's function (or class) and either returns a short success detail
-("matches the reference on 6 cases") or raises :class:`CheckFailed` with the first mismatch.
-The printed line is deterministic, so nbval can compare it with the recorded one:
+An :class:`Exercise` says how to draw test inputs from a ``torch.Generator`` (``cases``), what one
+case makes of a function (``run``: plain data out) and which ``course_lib`` function is the
+reference. Two users share it:
+
+- ``check("A.1", bilinear_kernel)`` in a notebook (see :mod:`course_lib.exercises`) draws the cases
+  from seed 0, so its one printed line is deterministic and nbval can compare it with the recorded
+  one::
 
     A.1 bilinear_kernel: ✓ matches the reference on 6 cases
     A.1 bilinear_kernel: ✗ case 2 (in_channels=3, out_channels=3, kernel_size=4): rel_error 0.5 > 1e-05
     A.1: not attempted
+
+- ``course grade`` draws them from a seed chosen at grading time, runs ``run(learner's function,
+  case)`` in a kernel, ``run(reference, case)`` in its own process, and compares the two with
+  :func:`compare_values`.
+
+Cases hold plain data only (tensors, numbers, str, bool, None, lists, tuples, dicts), so they
+survive ``torch.save`` / ``torch.load(weights_only=True)``; a module that a case needs is described
+by its weights and built inside ``run`` (see :func:`module_case` and :func:`run_module`).
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import warnings
+import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["check", "register", "CheckFailed", "rel_error", "compare_on_cases", "registered"]
+__all__ = ["Exercise", "CheckFailed", "ReferenceUnavailable", "call", "run_int", "verify", "rel_error",
+           "compare_values", "describe", "module_case", "run_module", "seeded", "uniform_int"]
 
 
 class CheckFailed(AssertionError):
     """Raised by a check with a one-line description of the first mismatch."""
 
 
+class ReferenceUnavailable(RuntimeError):
+    """Raised by a reference implementation while ``course grade`` runs a submission."""
+
+
+def describe(case: dict) -> str:
+    """``size=32, image=tensor(1, 3, 8, 8)``: a case's inputs in a few words, for a failure line."""
+    def short(v):
+        if isinstance(v, torch.Tensor):
+            return f"tensor{tuple(v.shape)}"
+        if isinstance(v, np.ndarray):
+            return f"array{v.shape}"
+        return repr(v)
+
+    return ", ".join(f"{k}={short(v)}" for k, v in case.items())
+
+
+def call(fn: Callable, case: dict) -> Any:
+    """The default ``Exercise.run``: ``fn(**case)`` without autograd."""
+    with torch.no_grad():
+        return fn(**case)
+
+
+def run_int(fn: Callable, case: dict) -> int:
+    """``Exercise.run`` for a function that must return an int (a size, a count)."""
+    got = call(fn, case)
+    if isinstance(got, bool) or not isinstance(got, int):
+        raise CheckFailed(f"expected an int, got {type(got).__name__} {got!r}")
+    return got
+
+
 @dataclass(frozen=True)
-class Check:
-    exercise_id: str
-    name: str
-    run: Callable[[Any], str]
+class Exercise:
+    """One exercise of a notebook; see the module docstring and CONTRIBUTING.md."""
+
+    id: str  # "A.2"
+    name: str  # the learner's function or class name, as in the check cell
+    reference: Callable  # course_lib's implementation (replaced by a stub while grading)
+    cases: Callable[[torch.Generator], list[dict]]  # plain data drawn from the generator
+    run: Callable[[Callable, dict], Any] = call  # what one case makes of a function -> plain data
+    tol: float = 1e-5
+    success: str = "matches the reference on {n} cases"
+    label: Callable[[dict], str] = describe  # a case in words, after "case 3 (" in a failure line
 
 
-_REGISTRY: dict[str, Check] = {}
+def verify(exercise: Exercise, candidate: Any, generator: torch.Generator) -> str:
+    """Compare ``candidate`` with the reference on the cases drawn from ``generator``.
 
-
-def register(exercise_id: str, name: str):
-    """Decorator: ``@register("A.1", "bilinear_kernel")`` over ``def _(candidate) -> str``."""
-
-    def decorate(run: Callable[[Any], str]) -> Callable[[Any], str]:
-        if exercise_id in _REGISTRY and _REGISTRY[exercise_id].run.__qualname__ != run.__qualname__:
-            raise ValueError(f"exercise id {exercise_id!r} is registered twice")
-        _REGISTRY[exercise_id] = Check(exercise_id, name, run)
-        return run
-
-    return decorate
-
-
-def _load_all() -> None:
-    """Import (or re-import) every module of course_lib.exercises, filling the registry."""
-    import course_lib.exercises as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        if not any(c.run.__module__ == module.__name__ for c in _REGISTRY.values()):
-            importlib.reload(module)  # this module was reloaded: register its checks again
-
-
-def registered() -> dict[str, Check]:
-    """All registered checks by exercise id."""
-    _load_all()
-    return dict(_REGISTRY)
+    Each call gets its own copy of the case, so a function that edits its input in place cannot
+    change what the other one sees. Returns the success detail or raises :class:`CheckFailed`.
+    """
+    cases = exercise.cases(generator)
+    for i, case in enumerate(cases, start=1):
+        where = f"case {i} ({exercise.label(case)})"
+        expected = exercise.run(exercise.reference, copy.deepcopy(case))
+        try:
+            got = exercise.run(candidate, copy.deepcopy(case))
+        except CheckFailed as failure:
+            raise CheckFailed(f"{where}: {failure}") from None
+        compare_values(got, expected, where, exercise.tol)
+    return exercise.success.format(n=len(cases))
 
 
 def rel_error(x, y) -> float:
@@ -74,38 +110,14 @@ def rel_error(x, y) -> float:
     return float(((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max())
 
 
-def _describe(kwargs: dict) -> str:
-    def short(v):
-        if isinstance(v, torch.Tensor):
-            return f"tensor{tuple(v.shape)}"
-        if isinstance(v, np.ndarray):
-            return f"array{v.shape}"
-        return repr(v)
-
-    return ", ".join(f"{k}={short(v)}" for k, v in kwargs.items())
-
-
-def compare_on_cases(candidate: Callable, reference: Callable, cases: Sequence[dict],
-                     tol: float = 1e-5) -> str:
-    """Call both functions on each case (keyword arguments); compare shapes, then values.
-
-    Inputs are cloned for each call, so a candidate that edits its input in place cannot change
-    what the reference sees. Returns the success detail or raises :class:`CheckFailed`.
-    """
-    def fresh(kwargs):
-        return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in kwargs.items()}
-
-    for i, kwargs in enumerate(cases, start=1):
-        expected = reference(**fresh(kwargs))
-        with torch.no_grad():
-            got = candidate(**fresh(kwargs))
-        where = f"case {i} ({_describe(kwargs)})"
-        compare_values(got, expected, where, tol)
-    return f"matches the reference on {len(cases)} cases"
-
-
 def compare_values(got, expected, where: str, tol: float = 1e-5) -> None:
-    """Raise :class:`CheckFailed` unless ``got`` equals ``expected`` (shape, then rel_error)."""
+    """Raise :class:`CheckFailed` unless ``got`` equals ``expected`` (structure, shape, then rel_error)."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or sorted(got) != sorted(expected):
+            raise CheckFailed(f"{where}: expected {sorted(expected)}, got {_kind(got)}")
+        for key, value in expected.items():
+            compare_values(got[key], value, f"{where}, {key}", tol)
+        return
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise CheckFailed(f"{where}: expected a sequence of {len(expected)} items, got {_kind(got)}")
@@ -119,6 +131,10 @@ def compare_values(got, expected, where: str, tol: float = 1e-5) -> None:
             raise CheckFailed(f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
     elif isinstance(expected, (int, float)) and not isinstance(got, (int, float, np.number, torch.Tensor)):
         raise CheckFailed(f"{where}: expected a number, got {_kind(got)}")
+    elif isinstance(expected, str) or expected is None:
+        if got != expected:
+            raise CheckFailed(f"{where}: expected {expected!r}, got {got!r}")
+        return
     err = rel_error(got.detach() if isinstance(got, torch.Tensor) else got,
                     expected.detach() if isinstance(expected, torch.Tensor) else expected)
     if not err <= tol:
@@ -131,28 +147,46 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
-def check(exercise_id: str, candidate: Any) -> None:
-    """Run the registered check for ``exercise_id`` on ``candidate`` and print one line."""
-    _load_all()
-    if exercise_id not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        print(f"{exercise_id}: ✗ unknown exercise id (known: {known})")
-        return
-    entry = _REGISTRY[exercise_id]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            detail = entry.run(candidate)
-    except NotImplementedError:
-        print(f"{exercise_id}: not attempted")
-    except CheckFailed as failure:
-        print(f"{exercise_id} {entry.name}: ✗ {_one_line(str(failure))}")
-    except Exception as error:  # a learner's bug: report it, let the notebook go on
-        print(f"{exercise_id} {entry.name}: ✗ {type(error).__name__}: {_one_line(str(error))}")
-    else:
-        print(f"{exercise_id} {entry.name}: ✓ {detail}")
+@contextmanager
+def seeded(generator: torch.Generator):
+    """Seed torch's global generator from ``generator`` for the block, then restore its state.
+
+    For the default initialisation of a reference module inside ``cases``: the weights follow the
+    case seed, and the learner's own random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        yield
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def module_case(reference: nn.Module, kwargs: dict, x: torch.Tensor) -> dict:
+    """A case for :func:`run_module`: the constructor's arguments, ``reference``'s parameters and
+    buffers in registration order, its parameter count, and an input."""
+    return dict(kwargs=kwargs, state=[v.detach().clone() for v in reference.state_dict().values()],
+                parameters=sum(p.numel() for p in reference.parameters()), x=x)
+
+
+def run_module(cls: Callable, case: dict) -> torch.Tensor:
+    """Build ``cls(**kwargs)``, load the case's parameters and buffers into it in registration order
+    (so the layers must be created in the docstring's order) and return its eval-mode output."""
+    module = cls(**case["kwargs"])
+    if not isinstance(module, nn.Module):
+        raise CheckFailed(f"expected an nn.Module, got {type(module).__name__}")
+    got = list(module.state_dict().items())
+    n_got = sum(p.numel() for p in module.parameters())
+    if n_got != case["parameters"]:
+        raise CheckFailed(f"expected {case['parameters']} parameters, got {n_got}")
+    if len(got) != len(case["state"]):
+        raise CheckFailed(f"expected {len(case['state'])} parameters and buffers, got {len(got)}")
+    for (name, value), ref in zip(got, case["state"]):
+        if value.shape != ref.shape:
+            raise CheckFailed(f"{name} has shape {tuple(value.shape)}, expected "
+                              f"{tuple(ref.shape)} (create the layers in the docstring's order)")
+    module.load_state_dict({name: ref for (name, _), ref in zip(got, case["state"])})
+    with torch.no_grad():
+        return module.eval()(case["x"])
+
+
+def uniform_int(generator: torch.Generator, low: int, high: int) -> int:
+    """An integer drawn uniformly from [low, high], for the ``cases`` of an exercise."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator))

@@ -1,12 +1,14 @@
-"""check(): one deterministic line, never an exception."""
-import importlib
+"""check(): one deterministic line, never an exception; exercises draw plain-data cases from a seed."""
+import io
 
 import numpy as np
 import pytest
+import torch
 
-import course_lib.checks as checks
+from course_lib import check
 from course_lib.arithmetic import conv_output_size
-from course_lib.checks import check, rel_error
+from course_lib.checks import CheckFailed, Exercise, compare_values, rel_error, verify
+from course_lib.exercises import REGISTRY, build_registry
 
 
 def test_correct_solution_prints_one_tick_line(capsys):
@@ -17,8 +19,13 @@ def test_correct_solution_prints_one_tick_line(capsys):
 def test_wrong_solution_names_the_first_mismatch(capsys):
     check("0.1", lambda size, kernel_size, stride=1, padding=0, dilation=1: size - kernel_size + 1)
     out = capsys.readouterr().out
-    assert out.startswith("0.1 conv_output_size: ✗ case 1 (size=32, kernel_size=3, stride=1, padding=1")
+    assert out.startswith("0.1 conv_output_size: ✗ case 1 (size=57, kernel_size=7, stride=1, padding=3")
     assert out.count("\n") == 1
+
+
+def test_a_float_where_an_int_is_due_is_named(capsys):
+    check("0.1", lambda size, kernel_size, stride=1, padding=0, dilation=1: float(size))
+    assert "expected an int, got float" in capsys.readouterr().out
 
 
 def test_unsolved_exercise_is_not_attempted(capsys):
@@ -46,9 +53,31 @@ def test_rel_error_is_cs231n_formula():
     assert rel_error(0.0, 0.0) == 0.0
 
 
-def test_a_reloaded_checks_module_still_knows_every_exercise(capsys):
-    """The grader reloads course_lib.checks before each check cell."""
-    fresh = importlib.reload(checks)
-    fresh.check("0.1", conv_output_size)
-    assert "✓" in capsys.readouterr().out
-    assert "0.2" in fresh.registered()
+def test_compare_values_names_the_key_of_a_dict_that_differs():
+    with pytest.raises(CheckFailed, match=r"case 1, b: rel_error 0.5 > 1e-05"):
+        compare_values({"a": 1.0, "b": 1.0}, {"a": 1.0, "b": 3.0}, "case 1")
+    with pytest.raises(CheckFailed, match=r"expected \['a'\], got list"):
+        compare_values([1.0], {"a": 1.0}, "case 1")
+
+
+def test_an_id_defined_twice_is_refused():
+    twin = Exercise("0.1", "twin", conv_output_size, lambda g: [])
+    with pytest.raises(ValueError, match="exercise id '0.1' is defined twice"):
+        build_registry([*REGISTRY.values(), twin])
+
+
+@pytest.mark.parametrize("exercise", REGISTRY.values(), ids=lambda e: e.id)
+def test_cases_are_plain_data_that_follow_the_seed(exercise):
+    """What the grader sends to a kernel must survive torch.load(weights_only=True), and another
+    seed must give other inputs (answers written for the seed-0 cases then fail)."""
+    def saved(cases):
+        buffer = io.BytesIO()
+        torch.save(cases, buffer)
+        return buffer.getvalue()
+
+    seed0 = exercise.cases(torch.Generator().manual_seed(0))
+    loaded = torch.load(io.BytesIO(saved(seed0)), weights_only=True)
+    assert verify(exercise, exercise.reference, torch.Generator().manual_seed(0)).startswith(("matches", "right"))
+    assert len(loaded) == len(seed0)
+    assert saved(exercise.cases(torch.Generator().manual_seed(1))) != saved(seed0)
+    assert saved(exercise.cases(torch.Generator().manual_seed(0))) == saved(seed0)

@@ -1,61 +1,88 @@
-"""Checks for notebook 08 (distillation): temperature softmax, kd_loss, hint loss and regressor."""
+"""Exercises of notebook 08 (distillation): temperature softmax, kd_loss, hint loss and regressor."""
 import torch
+import torch.nn.functional as F
 
-from course_lib.checks import CheckFailed, compare_on_cases, register
+from course_lib.checks import CheckFailed, Exercise, call, seeded, uniform_int
 from course_lib.losses.distillation import hint_loss, kd_loss, softmax_with_temperature
 from course_lib.models.distill import HintRegressor
 
 
-def _logits(generator, *shape, scale=3.0):
-    return torch.randn(*shape, generator=generator) * scale
+def _logits(g, *shape, scale=3.0):
+    return torch.randn(*shape, generator=g) * scale
 
 
-@register("F.1", "softmax_with_temperature")
-def _(candidate):
-    g = torch.Generator().manual_seed(0)
-    cases = [dict(logits=_logits(g, 4, 10), T=T) for T in (1.0, 0.5, 2.0, 5.0, 20.0)]
-    cases.append(dict(logits=_logits(g, 3, 10, scale=30.0), T=1.0))  # large logits must not overflow
-    return compare_on_cases(candidate, softmax_with_temperature, cases)
+def _temperature(g, low, high):
+    return low + (high - low) * float(torch.rand((), generator=g))
 
 
-@register("F.2", "kd_loss")
-def _(candidate):
-    g = torch.Generator().manual_seed(0)
-    cases = [dict(student_logits=_logits(g, 8, 10), teacher_logits=_logits(g, 8, 10), T=T)
-             for T in (1.0, 2.0, 4.0, 10.0, 20.0)]
+def _softmax_cases(g):
+    temperatures = [1.0, _temperature(g, 0.3, 0.9), _temperature(g, 1.5, 3), _temperature(g, 3, 8),
+                    _temperature(g, 10, 30)]
+    cases = [dict(logits=_logits(g, uniform_int(g, 2, 6), 10), T=T) for T in temperatures]
+    return cases + [dict(logits=_logits(g, 3, 10, scale=30.0), T=1.0)]  # large logits must not overflow
+
+
+def _kd_cases(g):
+    temperatures = [1.0, _temperature(g, 1.5, 3), _temperature(g, 3, 6), _temperature(g, 8, 12), 20.0]
+    cases = [dict(student_logits=_logits(g, 8, 10), teacher_logits=_logits(g, 8, 10), T=T) for T in temperatures]
     z = _logits(g, 5, 10)
-    cases.append(dict(student_logits=z, teacher_logits=z + _logits(g, 5, 10, scale=0.5), T=3.0))
-    return compare_on_cases(candidate, kd_loss, cases, tol=1e-4)
+    return cases + [dict(student_logits=z, teacher_logits=z + _logits(g, 5, 10, scale=0.5), T=3.0)]  # close
 
 
-@register("F.3", "hint_loss")
-def _(candidate):
-    g = torch.Generator().manual_seed(0)
+def _hint_cases(g):
     cases = []
-    for channels, size in ((4, 14), (8, 7), (2, 5)):
-        torch.manual_seed(0)
-        regressor = HintRegressor(channels, 2 * channels, size, size - 2)
+    for channels, size in ((4, uniform_int(g, 8, 14)), (8, 7), (uniform_int(g, 2, 3), 5)):
+        with seeded(g):
+            regressor = HintRegressor(channels, 2 * channels, size, size - 2)
         cases.append(dict(guided=_logits(g, 3, channels, size, size, scale=1.0),
-                          hint=_logits(g, 3, 2 * channels, size - 2, size - 2, scale=1.0), regressor=regressor))
-    return compare_on_cases(candidate, hint_loss, cases, tol=1e-4)
+                          hint=_logits(g, 3, 2 * channels, size - 2, size - 2, scale=1.0),
+                          regressor=[v.detach().clone() for v in regressor.conv.parameters()]))
+    return cases
 
 
-@register("F.4", "HintRegressor")
-def _(candidate):
-    sizes = [(4, 8, 14, 14), (8, 32, 14, 10), (3, 5, 9, 4), (16, 16, 7, 7)]
-    for guided_channels, hint_channels, guided_size, hint_size in sizes:
-        where = f"HintRegressor({guided_channels}, {hint_channels}, {guided_size}, {hint_size})"
-        module = candidate(guided_channels, hint_channels, guided_size, hint_size)
-        if not isinstance(module, torch.nn.Module):
-            raise CheckFailed(f"{where} should be an nn.Module, got {type(module).__name__}")
-        out = module(torch.zeros(2, guided_channels, guided_size, guided_size))
-        expected = (2, hint_channels, hint_size, hint_size)
-        if tuple(out.shape) != expected:
-            raise CheckFailed(f"{where} maps (2, {guided_channels}, {guided_size}, {guided_size}) to "
-                              f"{tuple(out.shape)}, expected {expected}")
-        got_params = sum(p.numel() for p in module.parameters())
-        reference = HintRegressor(guided_channels, hint_channels, guided_size, hint_size)
-        want_params = sum(p.numel() for p in reference.parameters())
-        if got_params != want_params:
-            raise CheckFailed(f"{where} has {got_params} parameters, the paper's conv regressor {want_params}")
-    return f"right output shape and parameter count on {len(sizes)} cases"
+def _run_hint(fn, case):
+    """The regressor (FitNets' conv regressor: one convolution) as a function of its weights."""
+    weight, bias = case["regressor"]
+    return call(fn, {**case, "regressor": lambda guided: F.conv2d(guided, weight, bias)})
+
+
+def _regressor_cases(g):
+    rows = [(4, 8, 14, 14), (8, 32, 14, 10), (3, 5, 9, 4), (16, 16, 7, 7)]
+    rows = [(c * uniform_int(g, 1, 2), h, s, max(1, t - uniform_int(g, 0, 2))) for c, h, s, t in rows]
+    cases = []
+    for guided_channels, hint_channels, guided_size, hint_size in rows:
+        kwargs = dict(guided_channels=guided_channels, hint_channels=hint_channels, guided_size=guided_size,
+                      hint_size=hint_size)
+        parameters = sum(p.numel() for p in HintRegressor(**kwargs).parameters())
+        cases.append(dict(kwargs=kwargs, parameters=parameters, x=torch.zeros(2, guided_channels, guided_size, guided_size)))
+    return cases
+
+
+def _run_regressor(cls, case):
+    """Output shape and parameter count only: the paper leaves the initialisation open."""
+    guided_channels, hint_channels, guided_size, hint_size = case["kwargs"].values()
+    module = cls(guided_channels, hint_channels, guided_size, hint_size)
+    if not isinstance(module, torch.nn.Module):
+        raise CheckFailed(f"should be an nn.Module, got {type(module).__name__}")
+    with torch.no_grad():
+        out = module(case["x"])
+    expected = (2, hint_channels, hint_size, hint_size)
+    if tuple(out.shape) != expected:
+        raise CheckFailed(f"maps {tuple(case['x'].shape)} to {tuple(out.shape)}, expected {expected}")
+    got_params = sum(p.numel() for p in module.parameters())
+    if got_params != case["parameters"]:
+        raise CheckFailed(f"has {got_params} parameters, the paper's conv regressor {case['parameters']}")
+    return [list(out.shape), got_params]
+
+
+def _regressor_label(case):
+    return "HintRegressor({}, {}, {}, {})".format(*case["kwargs"].values())
+
+
+EXERCISES = [
+    Exercise("F.1", "softmax_with_temperature", softmax_with_temperature, _softmax_cases),
+    Exercise("F.2", "kd_loss", kd_loss, _kd_cases, tol=1e-4),
+    Exercise("F.3", "hint_loss", hint_loss, _hint_cases, run=_run_hint, tol=1e-4),
+    Exercise("F.4", "HintRegressor", HintRegressor, _regressor_cases, run=_run_regressor,
+             success="right output shape and parameter count on {n} cases", label=_regressor_label),
+]

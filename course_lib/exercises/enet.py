@@ -1,19 +1,18 @@
-"""Checks for notebook 03 (ENet): the asymmetric convolution and the regular/dilated bottleneck.
+"""Exercises of notebook 03 (ENet): the asymmetric convolution and the regular/dilated bottleneck.
 
-Both exercises are ``nn.Module`` classes. A check builds the learner's module and the reference
-with the same arguments, copies the reference's parameters and buffers into the learner's in
-registration order (so the layers must be created in the order the docstring gives), and compares
-the outputs in eval mode on a seeded input.
+Both exercises are ``nn.Module`` classes. A case holds a reference module's constructor arguments,
+its parameters and buffers (with non-trivial batch-norm statistics and PReLU slopes, so that a
+swapped layer shows) and an input; :func:`course_lib.checks.run_module` loads them into the
+learner's module in registration order and compares the outputs in eval mode.
 """
 import torch
 from torch import nn
 
-from course_lib.checks import CheckFailed, _describe, compare_values, register
+from course_lib.checks import Exercise, describe, module_case, run_module, seeded, uniform_int
 from course_lib.models.enet import AsymmetricConv2d, Bottleneck
 
 
 def _randomize(module: nn.Module, generator: torch.Generator) -> None:
-    """Non-trivial batch-norm statistics and PReLU slopes, so that a swapped layer shows."""
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -25,45 +24,33 @@ def _randomize(module: nn.Module, generator: torch.Generator) -> None:
                 m.weight.copy_(torch.rand(m.weight.shape, generator=generator) * 0.5)
 
 
-def _compare_modules(candidate_cls, reference_cls, cases, input_shape) -> str:
-    generator = torch.Generator().manual_seed(0)
-    for i, kwargs in enumerate(cases, start=1):
-        where = f"case {i} ({_describe(kwargs)})"
-        torch.manual_seed(i)
-        reference = reference_cls(**kwargs)
-        _randomize(reference, generator)
-        candidate = candidate_cls(**kwargs)
-        if not isinstance(candidate, nn.Module):
-            raise CheckFailed(f"{where}: expected an nn.Module, got {type(candidate).__name__}")
-        expected = list(reference.state_dict().values())
-        got = list(candidate.state_dict().items())
-        n_expected = sum(p.numel() for p in reference.parameters())
-        n_got = sum(p.numel() for p in candidate.parameters())
-        if n_got != n_expected:
-            raise CheckFailed(f"{where}: expected {n_expected} parameters, got {n_got}")
-        if len(got) != len(expected):
-            raise CheckFailed(f"{where}: expected {len(expected)} parameters and buffers, got {len(got)}")
-        for (name, value), ref in zip(got, expected):
-            if value.shape != ref.shape:
-                raise CheckFailed(f"{where}: {name} has shape {tuple(value.shape)}, expected "
-                                  f"{tuple(ref.shape)} (create the layers in the docstring's order)")
-        candidate.load_state_dict({name: ref for (name, _), ref in zip(got, expected)})
-        x = torch.randn(input_shape(kwargs), generator=generator)
-        with torch.no_grad():
-            compare_values(candidate.eval()(x), reference.eval()(x), where, tol=1e-4)
-    return f"matches the reference on {len(cases)} cases"
+def _module_cases(reference_cls, rows, channels_of, g):
+    cases = []
+    for kwargs in rows:
+        with seeded(g):
+            reference = reference_cls(**kwargs)
+        _randomize(reference, g)
+        x = torch.randn(2, channels_of(kwargs), uniform_int(g, 9, 13), uniform_int(g, 8, 12), generator=g)
+        cases.append(module_case(reference, kwargs, x))
+    return cases
 
 
-@register("B2.1", "AsymmetricConv")
-def _(candidate):
-    cases = [dict(in_channels=1, out_channels=1, kernel_size=5), dict(in_channels=4, out_channels=6, kernel_size=3),
-             dict(in_channels=8, out_channels=8, kernel_size=5), dict(in_channels=3, out_channels=2, kernel_size=7)]
-    return _compare_modules(candidate, AsymmetricConv2d, cases,
-                            lambda kw: (2, kw["in_channels"], 11, 9))
+def _asymmetric_cases(g):
+    rows = [(1, 1, 5), (uniform_int(g, 2, 6), uniform_int(g, 2, 8), 3), (8, 8, 5), (uniform_int(g, 2, 4), 2, 7)]
+    rows = [dict(in_channels=i, out_channels=o, kernel_size=k) for i, o, k in rows]
+    return _module_cases(AsymmetricConv2d, rows, lambda kw: kw["in_channels"], g)
 
 
-@register("B2.2", "RegularBottleneck")
-def _(candidate):
-    cases = [dict(channels=16, dilation=1), dict(channels=32, dilation=2), dict(channels=64, dilation=4),
-             dict(channels=8, dilation=1)]
-    return _compare_modules(candidate, Bottleneck, cases, lambda kw: (2, kw["channels"], 12, 10))
+def _bottleneck_cases(g):
+    rows = [dict(channels=4 * uniform_int(g, 2, 8), dilation=d) for d in (1, 2, 4, 1)]
+    return _module_cases(Bottleneck, rows, lambda kw: kw["channels"], g)
+
+
+def _label(case):
+    return describe(case["kwargs"])
+
+
+EXERCISES = [
+    Exercise("B2.1", "AsymmetricConv", AsymmetricConv2d, _asymmetric_cases, run=run_module, tol=1e-4, label=_label),
+    Exercise("B2.2", "RegularBottleneck", Bottleneck, _bottleneck_cases, run=run_module, tol=1e-4, label=_label),
+]

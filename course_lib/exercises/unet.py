@@ -1,58 +1,79 @@
-"""Checks for notebook 02 (U-Net, slide B1): crop-and-concat, size arithmetic, mirror padding,
+"""Exercises of notebook 02 (U-Net, slide B1): crop-and-concat, size arithmetic, mirror padding,
 the border term of the weight map."""
 import torch
 
-from course_lib.checks import CheckFailed, compare_on_cases, register
-from course_lib.models.unet import border_weights, crop_and_concat, unet_output_size
+from course_lib.checks import Exercise, run_int, uniform_int
+from course_lib.models.unet import border_weights, crop_and_concat, unet_output_size, valid_input_sizes
 from course_lib.ops.tiling import mirror_pad
 
 
-@register("B1.1", "crop_and_concat")
-def _(candidate):
-    generator = torch.Generator().manual_seed(0)
+def _crop_cases(g):
+    def side(low, high):
+        return uniform_int(g, low, high)
+
     cases = []
-    for skip_shape, x_shape in [((1, 2, 8, 8), (1, 3, 4, 4)), ((2, 4, 64, 64), (2, 4, 56, 56)),
-                                ((1, 1, 9, 7), (1, 2, 5, 3)), ((1, 3, 6, 6), (1, 3, 6, 6)),
-                                ((2, 2, 17, 12), (2, 5, 8, 4))]:
-        cases.append(dict(skip=torch.randn(skip_shape, generator=generator),
-                          x=torch.randn(x_shape, generator=generator)))
-    return compare_on_cases(candidate, crop_and_concat, cases, tol=0)
+    for crop, channels in [(side(2, 6), True), (8, False), (side(3, 5), True), (0, False), (side(5, 9), True)]:
+        n, c1 = uniform_int(g, 1, 2), uniform_int(g, 1, 4)
+        c2 = uniform_int(g, 1, 5) if channels else c1
+        h, w = side(3, 12), side(3, 12)
+        skip_h = h + crop + (uniform_int(g, 0, 1) if crop else 0)  # odd margins: which side is cropped more?
+        skip_w = w + crop + (uniform_int(g, 0, 1) if crop else 0)
+        cases.append(dict(skip=torch.randn(n, c1, skip_h, skip_w, generator=g),
+                          x=torch.randn(n, c2, h, w, generator=g)))
+    return cases
 
 
-@register("B1.2", "unet_output_size")
-def _(candidate):
-    cases = [dict(size=s, depth=d) for s, d in [(572, 4), (188, 4), (700, 4), (92, 3), (140, 3),
-                                               (44, 2), (64, 2), (20, 1), (30, 1)]]
-    for case in cases:
-        got = candidate(**case)
-        if isinstance(got, bool) or not isinstance(got, int):
-            raise CheckFailed(f"expected an int for {case}, got {type(got).__name__} {got!r}")
-    return compare_on_cases(candidate, unet_output_size, cases, tol=0)
+def _output_size_cases(g):
+    rows = [(4, 572), (4, uniform_int(g, 140, 200)), (4, uniform_int(g, 600, 800)), (3, uniform_int(g, 68, 100)),
+            (3, uniform_int(g, 100, 160)), (2, uniform_int(g, 30, 50)), (2, uniform_int(g, 50, 80)),
+            (1, uniform_int(g, 10, 20)), (1, uniform_int(g, 20, 40))]
+    return [dict(size=valid_input_sizes(size, depth)[1], depth=depth) for depth, size in rows]
 
 
-@register("B1.3", "mirror_pad")
-def _(candidate):
-    generator = torch.Generator().manual_seed(0)
-    cases = [dict(image=torch.arange(5.0).repeat(1, 3, 1), pad=2),
-             dict(image=torch.rand(1, 6, 7, generator=generator), pad=(1, 2, 3, 4)),
-             dict(image=torch.rand(2, 3, 8, 8, generator=generator), pad=(4, 0, 0, 5)),
-             dict(image=torch.rand(1, 10, 12, generator=generator), pad=(9, 9, 11, 11)),
-             dict(image=torch.rand(3, 5, 5, generator=generator), pad=0)]
-    return compare_on_cases(candidate, mirror_pad, cases, tol=0)
+def _mirror_cases(g):
+    def image(*shape):
+        return torch.rand(*shape, generator=g)
+
+    width = uniform_int(g, 4, 7)
+    h, w = uniform_int(g, 8, 12), uniform_int(g, 8, 12)
+    return [dict(image=torch.arange(float(width)).repeat(1, uniform_int(g, 2, 4), 1), pad=uniform_int(g, 1, width - 1)),
+            dict(image=image(1, uniform_int(g, 5, 8), uniform_int(g, 5, 8)),
+                 pad=tuple(uniform_int(g, 1, 4) for _ in range(4))),
+            dict(image=image(2, 3, 8, 8), pad=(uniform_int(g, 1, 6), 0, 0, uniform_int(g, 1, 6))),
+            dict(image=image(1, h, w), pad=(h - 1, h - 1, w - 1, w - 1)),       # wider than the image
+            dict(image=image(3, uniform_int(g, 3, 6), uniform_int(g, 3, 6)), pad=0)]
 
 
-def _border_term(instances, w0, sigma):
-    return border_weights(instances, w0=w0, sigma=sigma)
+def _rectangles(g, count):
+    """A label map with ``count`` rectangles side by side, 1 to 3 pixels apart, numbered from 1."""
+    widths = [uniform_int(g, 2, 5) for _ in range(count)]
+    gaps = [uniform_int(g, 1, 3) for _ in range(count + 1)]
+    height = uniform_int(g, 8, 14)
+    labels = torch.zeros(height, sum(widths) + sum(gaps), dtype=torch.int64)
+    left = gaps[0]
+    for label, (width, gap) in enumerate(zip(widths, gaps[1:]), start=1):
+        top = uniform_int(g, 0, height // 2)
+        labels[top:top + uniform_int(g, 2, height - top), left:left + width] = label
+        left += width + gap
+    return labels
 
 
-@register("B1.4", "border_weights")
-def _(candidate):
-    two = torch.zeros(10, 13, dtype=torch.int64)
-    two[3:7, 2:6], two[3:7, 7:11] = 1, 2
-    three = torch.zeros(16, 16, dtype=torch.int64)
-    three[1:5, 1:6], three[7:12, 2:5], three[9:15, 7:14] = 1, 2, 3
-    one = torch.zeros(8, 8, dtype=torch.int64)
-    one[2:5, 2:5] = 1
-    cases = [dict(instances=two, w0=10.0, sigma=5.0), dict(instances=three, w0=10.0, sigma=5.0),
-             dict(instances=three, w0=3.0, sigma=2.0), dict(instances=one, w0=10.0, sigma=5.0)]
-    return compare_on_cases(candidate, _border_term, cases, tol=1e-4)
+def _border_cases(g):
+    three = _rectangles(g, 3)
+    return [dict(instances=_rectangles(g, 2), w0=10.0, sigma=5.0), dict(instances=three, w0=10.0, sigma=5.0),
+            dict(instances=three, w0=float(uniform_int(g, 2, 6)), sigma=float(uniform_int(g, 1, 3))),
+            dict(instances=_rectangles(g, 1), w0=10.0, sigma=5.0)]   # one object: no border term
+
+
+def _run_border(fn, case):
+    """The learner's argument is ``instances``, the library's ``mask``: pass it by position."""
+    with torch.no_grad():
+        return fn(case["instances"], w0=case["w0"], sigma=case["sigma"])
+
+
+EXERCISES = [
+    Exercise("B1.1", "crop_and_concat", crop_and_concat, _crop_cases, tol=0),
+    Exercise("B1.2", "unet_output_size", unet_output_size, _output_size_cases, run=run_int, tol=0),
+    Exercise("B1.3", "mirror_pad", mirror_pad, _mirror_cases, tol=0),
+    Exercise("B1.4", "border_weights", border_weights, _border_cases, run=_run_border, tol=1e-4),
+]

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.checks import registered
+from course_lib.exercises import REGISTRY
 from course_lib.grading import notebooks
 from course_lib.grading.execute import error_of, execute, stdout_of, timed_out
 
-REBIND_CHECK = ("import importlib as _course_importlib, course_lib.checks as _course_checks\n"
-                "check = _course_importlib.reload(_course_checks).check")
+REBIND_CHECK = "from course_lib.exercises import check"
 
 PASSED, FAILED, NOT_ATTEMPTED, TIMED_OUT = "passed", "failed", "not attempted", "timed out"
 
@@ -126,7 +125,7 @@ def grade(path: Path, release_dir: Path, timeout: int) -> SubmissionResult:
     run, positions = _prepare(submission)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
         alive = execute(run, cwd=cwd, timeout=timeout, allow_errors=True)
-    names = {k: v.name for k, v in registered().items()}
+    names = {k: v.name for k, v in REGISTRY.items()}
     slow_since_last_check = False
     for index, cell in enumerate(run.cells):
         slow_since_last_check |= timed_out(cell)
