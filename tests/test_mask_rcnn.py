@@ -171,3 +171,11 @@ def test_pretrained_model_offline_without_the_file_says_so_in_one_line(torch_hom
     assert pretrained_mask_rcnn() is None
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "offline fallback" in out and "maskrcnn_resnet50_fpn_coco" in out
+
+
+def test_stage_seconds_times_every_stage_of_one_inference(shapes):
+    from course_lib.models.mask_rcnn import stage_seconds
+
+    times = stage_seconds(small_mask_rcnn(image_size=64), [shapes[0][0].as_subclass(torch.Tensor)], repeats=1)
+    assert list(times) == ["transform", "backbone", "rpn", "roi_heads", "postprocess"]
+    assert all(0 < t < 10 for t in times.values())

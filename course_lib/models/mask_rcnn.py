@@ -20,12 +20,16 @@ The heads are sized to the data (64 channels, a 256-wide box MLP): torchvision's
 """
 from __future__ import annotations
 
+import statistics
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 from torchvision.models.detection import MaskRCNN as _TorchvisionMaskRCNN
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -34,12 +38,19 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 from torchvision.ops import MultiScaleRoIAlign, box_area, roi_align, roi_pool
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
 
+from course_lib.config import pick
+from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
+from course_lib.metrics import coco_average_precision
+from course_lib.train import fit
 from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
-           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head"]
+           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head", "MaskRCNNRecipe", "mask_rcnn_recipe",
+           "train_small_mask_rcnn", "predict_instances", "instance_ap", "mask_head_ablation", "stage_seconds"]
 
 ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
 CANONICAL_SCALE = 64  # FPN Eq. 1's 224 for ImageNet-sized images, scaled to 128 px shapes
@@ -312,3 +323,110 @@ def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> di
         ious.append((pasted & truth).sum((1, 2)) / (pasted | truth).sum((1, 2)))
     ious = torch.cat(ious)
     return {"mean_iou": float(ious.mean()), "iou75": float((ious >= 0.75).float().mean())}
+
+
+# --- the recipe of notebook 04 and benchmarks/mask_rcnn.py ----------------------------------------
+
+@dataclass(frozen=True)
+class MaskRCNNRecipe:
+    """How notebook 04 trains and measures; ``benchmarks/mask_rcnn.py`` runs the same.
+
+    The small Mask R-CNN: SGD with momentum, a one-cycle learning rate (its warm-up keeps the
+    early losses finite), horizontal flips, ``n_train`` shapes of ``image_size`` px (seed 0),
+    scored on ``n_val`` held-out ones (seed 1). The ablations train :class:`MaskHeadOnly` for
+    ``ablation_steps`` steps per setting and seed.
+    """
+
+    image_size: int
+    n_train: int
+    n_val: int
+    epochs: int
+    ablation_steps: int
+    ablation_seeds: tuple[int, ...]
+    batch_size: int = 8
+    lr: float = 0.02
+    strides: tuple[int, ...] = (8, 16, 32)
+
+
+def mask_rcnn_recipe() -> MaskRCNNRecipe:
+    """The mode's recipe (see :class:`MaskRCNNRecipe`)."""
+    return pick(fast=MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15,
+                                    ablation_seeds=(0,)),
+                full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=7, ablation_steps=300,
+                                    ablation_seeds=(0, 1)))
+
+
+def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None):
+    """Build :func:`small_mask_rcnn` (seed 0) and train it by ``recipe`` with ``course_lib.train.fit``
+    (progress bar, loss plot in a notebook). Returns ``(model, history)``."""
+    train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance",
+                              transforms=v2.RandomHorizontalFlip())
+    loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True,
+                        collate_fn=mask_rcnn_batch, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = small_mask_rcnn(NUM_CLASSES, recipe.image_size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, pct_start=0.1,
+                                                    total_steps=recipe.epochs * len(loader))
+    history = fit(TrainingLosses(model), total_loss, loader, epochs=recipe.epochs, optimizer=optimizer,
+                  scheduler=scheduler, device=device, plot=plot)
+    return model.cpu().eval(), history
+
+
+@torch.no_grad()
+def predict_instances(model: nn.Module, dataset) -> tuple[list[dict], list[dict]]:
+    """The model's detections on every image of ``dataset`` (one at a time, on the CPU) and the
+    ground truth, as plain tensors: ``(predictions, targets)`` for :func:`coco_average_precision`."""
+    model.cpu().eval()
+    predictions, targets = [], []
+    for image, target in dataset:
+        predictions.append(model([image.as_subclass(torch.Tensor)])[0])
+        targets.append({key: value.as_subclass(torch.Tensor) for key, value in target.items()})
+    return predictions, targets
+
+
+def instance_ap(model: nn.Module, dataset) -> dict[str, dict[str, float]]:
+    """COCO mask and box AP of ``model`` on ``dataset``: ``{"mask": {"AP", "AP50", "AP75"}, "box": {...}}``."""
+    predictions, targets = predict_instances(model, dataset)
+    return {"mask": coco_average_precision(predictions, targets, "segm"),
+            "box": coco_average_precision(predictions, targets, "bbox")}
+
+
+def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
+    """Train and score :class:`MaskHeadOnly` for every ``(stride, pooling, mask_loss)`` in
+    ``settings`` and every seed of the recipe: one row per run with ``mean_iou`` and ``iou75``."""
+    train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance")
+    val_set = ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance")
+    rows = []
+    for stride, pooling, loss in tqdm(settings, desc="settings"):
+        for seed in recipe.ablation_seeds:
+            torch.manual_seed(seed)
+            model = MaskHeadOnly(stride, pooling, loss)
+            train_mask_head(model, train_set, recipe.ablation_steps, recipe.batch_size, seed=seed)
+            rows.append(dict(stride=stride, pooling=pooling, mask_loss=loss, seed=seed,
+                             **evaluate_mask_head(model, val_set)))
+    return rows
+
+
+@torch.inference_mode()
+def stage_seconds(model: _TorchvisionMaskRCNN, images: list[torch.Tensor], repeats: int = 3) -> dict[str, float]:
+    """Where one inference of a torchvision Mask R-CNN spends its time: the median seconds, over
+    ``repeats`` runs, of ``transform`` (resize, normalise), ``backbone`` (with FPN), ``rpn``,
+    ``roi_heads`` (box and mask heads) and ``postprocess`` (boxes scaled back, masks pasted)."""
+    model.eval()
+    times = {name: [] for name in ("transform", "backbone", "rpn", "roi_heads", "postprocess")}
+    for _ in range(repeats + 1):  # the first run warms up
+        clock = [time.perf_counter()]
+        batch, _ = model.transform(images)
+        clock.append(time.perf_counter())
+        features = model.backbone(batch.tensors)
+        clock.append(time.perf_counter())
+        proposals, _ = model.rpn(batch, features)
+        clock.append(time.perf_counter())
+        detections, _ = model.roi_heads(features, proposals, batch.image_sizes)
+        clock.append(time.perf_counter())
+        model.transform.postprocess(detections, batch.image_sizes, [image.shape[-2:] for image in images])
+        clock.append(time.perf_counter())
+        for name, start, end in zip(times, clock, clock[1:]):
+            times[name].append(end - start)
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
