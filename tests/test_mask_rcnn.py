@@ -135,6 +135,7 @@ def test_coco_ap_refuses_mismatched_lists(shapes):
 def test_mask_head_ablation_runs(shapes, stride, pooling, loss):
     torch.manual_seed(0)
     model = MaskHeadOnly(stride, pooling, loss)
+    assert model.features(torch.zeros(1, 3, 64, 64)).shape == (1, 64, 64 // stride, 64 // stride)
     losses = train_mask_head(model, shapes, steps=2, batch_size=2)
     assert len(losses) == 2 and all(l > 0 for l in losses)
     result = evaluate_mask_head(model, shapes)

@@ -239,7 +239,7 @@ class MaskHeadOnly(nn.Module):
         if pooling not in POOLINGS or mask_loss not in MASK_LOSSES:
             raise ValueError(f"pooling must be one of {POOLINGS} and mask_loss one of {MASK_LOSSES}, "
                              f"got {pooling!r}, {mask_loss!r}")
-        num_stages = stride.bit_length() - 3  # stride 4 → 1 stage, 8 → 2, ...
+        num_stages = stride.bit_length() - 2  # the stem halves, each stage halves: 4 → 1 stage, 8 → 2, ...
         self.stride, self.pooling, self.mask_loss = stride, pooling, mask_loss
         self.features = nn.Sequential(conv_stages(width, num_stages),
                                       nn.Conv2d(width * 2 ** (num_stages - 1), channels, 1))
@@ -298,8 +298,9 @@ def train_mask_head(model: MaskHeadOnly, dataset, steps: int, batch_size: int = 
         indices = torch.randint(len(dataset), (batch_size,), generator=generator).tolist()
         images, boxes, labels, masks = _instances(dataset, indices)
         proposals = [_jitter(b, generator, jitter) for b in boxes]
-        targets = torch.cat([roi_align(m[:, None].float(), [p], 28, 1.0, sampling_ratio=2, aligned=True)[:, 0]
-                             for m, p in zip(masks, proposals)])
+        masks, rois = torch.cat(masks)[:, None].float(), torch.cat(proposals)
+        rois = torch.cat([torch.arange(len(rois), dtype=rois.dtype)[:, None], rois], 1)  # box k crops mask k
+        targets = roi_align(masks, rois, 28, 1.0, sampling_ratio=2, aligned=True)[:, 0]
         loss = model.loss(model(images, proposals), labels, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
