@@ -262,10 +262,12 @@ class MaskHeadOnly(nn.Module):
         return F.cross_entropy(logits, torch.where(targets >= 0.5, labels[:, None, None], 0))
 
     def masks(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """``(K, 28, 28)`` probabilities of each RoI's class: its sigmoid, or its softmax share."""
+        """``(K, 28, 28)`` masks of each RoI's class in [0, 1]: the sigmoid of its logits, or, for
+        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere."""
         chosen = torch.arange(len(labels))
-        probabilities = logits.sigmoid() if self.mask_loss == "sigmoid" else logits.softmax(1)
-        return probabilities[chosen, labels]
+        if self.mask_loss == "sigmoid":
+            return logits[chosen, labels].sigmoid()
+        return (logits.argmax(1) == labels[:, None, None]).float()
 
 
 def _jitter(boxes: torch.Tensor, generator: torch.Generator, amount: float) -> torch.Tensor:
