@@ -34,9 +34,9 @@ def _mirror_cases(g):
     def image(*shape):
         return torch.rand(*shape, generator=g)
 
-    width = uniform_int(g, 4, 7)
+    height, width = uniform_int(g, 3, 4), uniform_int(g, 5, 7)
     h, w = uniform_int(g, 8, 12), uniform_int(g, 8, 12)
-    return [dict(image=torch.arange(float(width)).repeat(1, uniform_int(g, 2, 4), 1), pad=uniform_int(g, 1, width - 1)),
+    return [dict(image=torch.arange(float(width)).repeat(1, height, 1), pad=uniform_int(g, 1, height - 1)),
             dict(image=image(1, uniform_int(g, 5, 8), uniform_int(g, 5, 8)),
                  pad=tuple(uniform_int(g, 1, 4) for _ in range(4))),
             dict(image=image(2, 3, 8, 8), pad=(uniform_int(g, 1, 6), 0, 0, uniform_int(g, 1, 6))),
