@@ -1,5 +1,6 @@
 """Evaluation metrics: segmentation (confusion matrix, pixel accuracy, IoU, boundary F1), image
-quality (PSNR, SSIM) and detection (average precision).
+quality (PSNR, SSIM), detection (average precision) and COCO's box and mask AP for instance
+segmentation (through pycocotools).
 
 Label maps are integer tensors of shape ``(H, W)`` or ``(B, H, W)``. Wherever a *prediction* is
 expected you may also pass raw network outputs: logits or scores with one more dimension than the
@@ -14,8 +15,11 @@ with values spanning at most ``data_range`` (``1.0`` for images in [0, 1], ``255
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.ops import box_iou
@@ -24,7 +28,7 @@ from course_lib.validate import check_int
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
-           "average_precision", "mean_average_precision"]
+           "average_precision", "mean_average_precision", "coco_average_precision"]
 
 
 # --- label maps ------------------------------------------------------------------------------------
@@ -275,3 +279,71 @@ def mean_average_precision(detections: list[dict], targets: list[dict], num_clas
         if count:
             aps.append(average_precision(torch.tensor(scores), torch.tensor(matched, dtype=torch.bool), count))
     return sum(aps) / len(aps) if aps else float("nan")
+
+
+# --- instance segmentation ----------------------------------------------------------------------------
+
+def _coco_records(items: dict, image_id: int, iou_type: str, ground_truth: bool) -> list[dict]:
+    from pycocotools import mask as mask_utils
+
+    boxes, labels = items["boxes"].detach().cpu(), items["labels"].cpu()
+    records = []
+    for k, (box, label) in enumerate(zip(boxes.tolist(), labels.tolist())):
+        x1, y1, x2, y2 = box
+        record = {"image_id": image_id, "category_id": int(label), "bbox": [x1, y1, x2 - x1, y2 - y1]}
+        if iou_type == "segm":
+            mask = items["masks"][k].detach().cpu()
+            mask = mask[0] >= 0.5 if mask.ndim == 3 else mask.bool()  # model output: (1, H, W) probabilities
+            rle = mask_utils.encode(np.asfortranarray(mask.numpy().astype(np.uint8)))
+            record["segmentation"] = rle
+            record["area"] = float(mask_utils.area(rle))
+        else:
+            record["area"] = (x2 - x1) * (y2 - y1)
+        if ground_truth:
+            record["iscrowd"] = 0
+        else:
+            record["score"] = float(items["scores"][k])
+        records.append(record)
+    return records
+
+
+def coco_average_precision(predictions: list[dict], targets: list[dict], iou_type: str = "segm",
+                           num_classes: int = 4) -> dict[str, float]:
+    """COCO's AP@[.5:.95], AP50 and AP75 (``pycocotools.COCOeval``, up to 100 detections per image).
+
+    ``predictions``: one dict per image as a torchvision detector returns it (``boxes``, ``labels``,
+    ``scores``, and for ``iou_type="segm"`` ``masks`` of ``(N, 1, H, W)`` probabilities, cut at 0.5);
+    ``targets``: the ground truth (``boxes``, ``labels``, ``masks`` ``(N, H, W)``). ``iou_type`` is
+    ``"segm"`` (mask AP) or ``"bbox"`` (box AP). Classes are ``1..num_classes-1``; those without a
+    ground-truth object are left out of the mean, as COCO does.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if iou_type not in ("segm", "bbox"):
+        raise ValueError(f"iou_type must be 'segm' (mask AP) or 'bbox' (box AP), got {iou_type!r}")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions for {len(targets)} targets: give one dict per image")
+    if not targets:
+        raise ValueError("no images to evaluate: predictions and targets are empty")
+    gt, detections = [], []
+    for image_id, (prediction, target) in enumerate(zip(predictions, targets)):
+        gt += _coco_records(target, image_id, iou_type, ground_truth=True)
+        detections += _coco_records(prediction, image_id, iou_type, ground_truth=False)
+    for k, record in enumerate(gt, start=1):
+        record["id"] = k
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        coco_gt = COCO()
+        images = [{"id": i, "height": t["masks"].shape[-2], "width": t["masks"].shape[-1]} if "masks" in t
+                  else {"id": i} for i, t in enumerate(targets)]
+        coco_gt.dataset = {"images": images, "annotations": gt,
+                           "categories": [{"id": c} for c in range(1, num_classes)]}
+        coco_gt.createIndex()
+        if not detections:
+            return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0}
+        evaluator = COCOeval(coco_gt, coco_gt.loadRes(detections), iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    ap, ap50, ap75 = (max(float(v), 0.0) for v in evaluator.stats[:3])  # -1 means "no object"
+    return {"AP": ap, "AP50": ap50, "AP75": ap75}

@@ -1,0 +1,435 @@
+"""A small Mask R-CNN for 128 px shapes, built from torchvision's parts (He et al., ICCV 2017).
+
+Mask R-CNN is Faster R-CNN plus a third head: for every region of interest (RoI), a small FCN
+predicts a ``28 × 28`` binary mask per class (§3, Fig. 4). The parts, in the paper's order:
+
+* **Backbone with FPN** (Lin et al., CVPR 2017): :func:`small_backbone` is four conv stages
+  (strides 4, 8, 16) joined by torchvision's :class:`~torchvision.models.detection.backbone_utils.BackboneWithFPN`
+  into a pyramid P2–P4 (plus P5 by max-pooling, for the RPN). A RoI is pooled from the level of
+  FPN Eq. 1 (:func:`fpn_level`).
+* **RPN**: anchors of one size per level (:data:`ANCHOR_SIZES`) and three aspect ratios.
+* **RoIAlign** (§3): :class:`~torchvision.ops.MultiScaleRoIAlign`, 7 × 7 for the box head and
+  14 × 14 for the mask head (see :mod:`course_lib.ops.roi_align` for the op written out).
+* **Mask branch**: four 3 × 3 convs, a 2× transposed conv and a 1 × 1 conv to one mask per class,
+  trained with a per-pixel sigmoid on the ground-truth class only (:func:`mask_loss`, §3 "Mask
+  Representation") against the instance mask cropped to the RoI (:func:`mask_target`).
+
+The heads are sized to the data (64 channels, a 256-wide box MLP): torchvision's defaults
+(256 channels, 1024 units) are 7 M parameters and three times slower here for no gain.
+:func:`pretrained_mask_rcnn` is the real ResNet-50-FPN model with COCO weights, when the file is there.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision.models.detection import MaskRCNN as _TorchvisionMaskRCNN
+from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+from torchvision.ops import MultiScaleRoIAlign, box_area, roi_align, roi_pool
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from course_lib.config import pick
+from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
+from course_lib.metrics import coco_average_precision
+from course_lib.train import fit
+from course_lib.weights import load_pretrained
+
+__all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
+           "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
+           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head", "MaskRCNNRecipe", "mask_rcnn_recipe",
+           "train_small_mask_rcnn", "predict_instances", "instance_ap", "mask_head_ablation", "stage_seconds"]
+
+ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
+CANONICAL_SCALE = 64  # FPN Eq. 1's 224 for ImageNet-sized images, scaled to 128 px shapes
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+def conv_stages(width: int = 32, num_stages: int = 3) -> nn.Sequential:
+    """A stem (stride 2) and stages ``c2, c3, ...`` of strides 4, 8, 16, ... and widths ``width,
+    2 width, 4 width, ...``; each stage is a 3 × 3/2 conv and a 3 × 3 conv (BatchNorm, ReLU)."""
+    layers, c_in = OrderedDict(stem=nn.Sequential(*_conv(3, width // 2, 2))), width // 2
+    for k in range(num_stages):
+        c_out = width * 2**k
+        layers[f"c{k + 2}"] = nn.Sequential(*_conv(c_in, c_out, 2), *_conv(c_out, c_out))
+        c_in = c_out
+    return nn.Sequential(layers)
+
+
+def small_backbone(width: int = 32, fpn_channels: int = 64) -> BackboneWithFPN:
+    """:func:`conv_stages` with an FPN: feature maps ``"0", "1", "2"`` (P2–P4, strides 4, 8, 16)
+    and ``"pool"`` (P5, stride 32, a max-pool of P4), each with ``fpn_channels`` channels."""
+    return BackboneWithFPN(conv_stages(width), return_layers={"c2": "0", "c3": "1", "c4": "2"},
+                           in_channels_list=[width, 2 * width, 4 * width], out_channels=fpn_channels)
+
+
+class MaskRCNN(_TorchvisionMaskRCNN):
+    """torchvision's MaskRCNN with clear errors for the inputs learners get wrong.
+
+    ``model(images)`` in eval mode returns one dict per image (``boxes``, ``labels``, ``scores``,
+    ``masks`` as ``(N, 1, H, W)`` probabilities); ``model(images, targets)`` in training mode
+    returns the dict of the five losses.
+    """
+
+    def forward(self, images, targets=None):
+        _check_images(images)
+        if self.training or targets is not None:
+            _check_targets(targets, images)
+        return super().forward(images, targets)
+
+
+def _check_images(images) -> None:
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        images = list(images)
+    if not isinstance(images, (list, tuple)) or not images:
+        raise TypeError(f"images must be a non-empty list of (3, H, W) float tensors, got "
+                        f"{type(images).__name__}{' (empty)' if isinstance(images, (list, tuple)) else ''}")
+    for i, image in enumerate(images):
+        if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] != 3:
+            shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+            hint = " (channels last? use image.permute(2, 0, 1))" if shape[-1:] == (3,) else ""
+            raise ValueError(f"images[{i}] must be a (3, H, W) tensor, got {shape}{hint}")
+        if not image.is_floating_point():
+            raise TypeError(f"images[{i}] must be float in [0, 1], got {image.dtype} (divide uint8 images by 255)")
+
+
+def _check_targets(targets, images) -> None:
+    if not isinstance(targets, (list, tuple)) or not targets:
+        raise ValueError("training needs targets: a list with one dict per image (boxes, labels, masks); "
+                         f"got {'an empty list' if isinstance(targets, (list, tuple)) else type(targets).__name__}")
+    if len(targets) != len(images):
+        raise ValueError(f"{len(targets)} targets for {len(images)} images: give one target dict per image")
+    for i, (target, image) in enumerate(zip(targets, images)):
+        missing = {"boxes", "labels", "masks"} - set(target) if isinstance(target, dict) else None
+        if missing is None or missing:
+            raise ValueError(f"targets[{i}] must be a dict with boxes, labels and masks; missing {sorted(missing or [])}")
+        boxes, labels, masks = target["boxes"], target["labels"], target["masks"]
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"targets[{i}]['boxes'] must be (N, 4) x1, y1, x2, y2, got {tuple(boxes.shape)}")
+        small = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+        if small.any():
+            raise ValueError(f"targets[{i}]['boxes'][{int(small.nonzero()[0])}] has no area "
+                             f"({boxes[small][0].tolist()}): boxes are x1, y1, x2, y2 with x2 > x1 and y2 > y1")
+        if labels.shape != (len(boxes),) or labels.dtype != torch.int64:
+            raise ValueError(f"targets[{i}]['labels'] must be int64 of shape ({len(boxes)},), "
+                             f"got {labels.dtype} {tuple(labels.shape)}")
+        if masks.shape != (len(boxes), *image.shape[-2:]):
+            raise ValueError(f"targets[{i}]['masks'] must be (N, H, W) = {(len(boxes), *image.shape[-2:])}, "
+                             f"got {tuple(masks.shape)}")
+
+
+def small_mask_rcnn(num_classes: int = 4, image_size: int = 128, width: int = 32, fpn_channels: int = 64) -> MaskRCNN:
+    """Mask R-CNN for ``image_size`` px images (not resized): :func:`small_backbone`, anchors
+    :data:`ANCHOR_SIZES` × ratios 1:2, 1:1, 2:1, RoIs assigned to P2–P4 by FPN Eq. 1 with
+    :data:`CANONICAL_SCALE`, 7 × 7 / 14 × 14 RoIAlign, a 256-unit box head and a 64-channel mask head.
+    Nothing is pretrained; ``num_classes`` counts the background."""
+    anchors = AnchorGenerator(sizes=tuple((s,) for s in ANCHOR_SIZES), aspect_ratios=((0.5, 1.0, 2.0),) * 4)
+    pool = partial(MultiScaleRoIAlign, featmap_names=["0", "1", "2"], sampling_ratio=2,
+                   canonical_scale=CANONICAL_SCALE)
+    return MaskRCNN(
+        small_backbone(width, fpn_channels), min_size=image_size, max_size=image_size,
+        image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25],
+        rpn_anchor_generator=anchors, rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=200,
+        rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=100, rpn_batch_size_per_image=128,
+        box_roi_pool=pool(output_size=7), box_head=TwoMLPHead(fpn_channels * 49, 256),
+        box_predictor=FastRCNNPredictor(256, num_classes), box_batch_size_per_image=64,
+        box_detections_per_img=20,
+        mask_roi_pool=pool(output_size=14), mask_head=MaskRCNNHeads(fpn_channels, [64] * 4, 1),
+        mask_predictor=MaskRCNNPredictor(64, 64, num_classes),
+    )
+
+
+def pretrained_mask_rcnn() -> _TorchvisionMaskRCNN | None:
+    """torchvision's ResNet-50-FPN Mask R-CNN with COCO weights (37.9 box AP / 34.6 mask AP on COCO
+    val2017) when the file is in the torch hub cache, else ``None`` after one line on how to get it."""
+    builder = partial(maskrcnn_resnet50_fpn, weights_backbone=None)
+    return load_pretrained(builder, MaskRCNN_ResNet50_FPN_Weights.COCO_V1)
+
+
+def fpn_level(boxes: torch.Tensor, k_min: int = 2, k_max: int = 5, canonical_scale: float = 224,
+              canonical_level: int = 4) -> torch.Tensor:
+    """FPN Eq. 1: the pyramid level ``k = floor(k0 + log2(sqrt(w h) / 224))``, clipped to
+    ``[k_min, k_max]``, from which a RoI ``(x1, y1, x2, y2)`` is pooled: a 224² RoI comes from
+    ``P4``, one half as wide from ``P3``. ``(K, 4)`` boxes → ``(K,)`` int64 levels."""
+    if not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be a (K, 4) tensor, got {getattr(boxes, 'shape', type(boxes).__name__)}")
+    scale = box_area(boxes).sqrt()
+    level = torch.floor(canonical_level + torch.log2(scale / canonical_scale) + 1e-6)  # 1e-6 as torchvision
+    return level.clamp(k_min, k_max).to(torch.int64)
+
+
+def mask_target(mask: torch.Tensor, box: torch.Tensor, size: int = 28) -> torch.Tensor:
+    """The ``size × size`` training target of one RoI (§3): the instance's ``(H, W)`` binary mask
+    cropped to ``box`` (x1, y1, x2, y2, in pixels) and resized by RoIAlign; values in [0, 1]."""
+    if mask.ndim != 2 or box.shape != (4,):
+        raise ValueError(f"mask must be (H, W) and box (4,), got {tuple(mask.shape)} and {tuple(box.shape)}")
+    return roi_align(mask[None, None].float(), [box[None].float()], (size, size), 1.0)[0, 0]
+
+
+def mask_loss(mask_logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """§3 "Mask Representation": ``L_mask``, the mean binary cross-entropy of the sigmoid of the mask
+    of each RoI's ground-truth class only; the other classes' masks get no gradient, so classes do
+    not compete. ``(K, C, M, M)`` logits, ``(K,)`` labels, ``(K, M, M)`` targets → a scalar."""
+    chosen = mask_logits[torch.arange(len(labels), device=labels.device), labels]
+    return F.binary_cross_entropy_with_logits(chosen, targets)
+
+
+def mask_rcnn_batch(samples):
+    """A DataLoader ``collate_fn`` for ``ShapesDataset(..., task="instance")`` and :class:`TrainingLosses`:
+    ``((images, targets), targets)`` with plain tensors."""
+    images = [image.as_subclass(torch.Tensor) for image, _ in samples]
+    targets = [{key: value.as_subclass(torch.Tensor) for key, value in target.items()} for _, target in samples]
+    return (images, targets), targets
+
+
+class TrainingLosses(nn.Module):
+    """A detector as ``course_lib.train.fit`` wants it: ``forward((images, targets))`` returns the
+    dict of losses; train with ``fit(TrainingLosses(model), total_loss, loader, ...)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        images, targets = batch
+        return self.model(images, targets)
+
+
+def total_loss(losses: dict, _targets=None) -> torch.Tensor:
+    """The sum of the detector's losses (RPN objectness and box, box classifier and regression, mask)."""
+    return sum(losses.values())
+
+
+# --- Table 2b-d in miniature: the mask head alone, on ground-truth boxes --------------------------
+
+POOLINGS = ("RoIAlign", "RoIPool")
+MASK_LOSSES = ("sigmoid", "softmax")
+
+
+class MaskHeadOnly(nn.Module):
+    """Backbone features of one ``stride`` (8, 16, 32, ...), RoI pooling and the mask branch; no RPN
+    and no box head, so that the pooling (or the mask loss) is the only difference between runs.
+
+    ``pooling``: ``"RoIAlign"`` (14 × 14, 2 × 2 samples per bin, ``aligned=True``) or ``"RoIPool"``
+    (14 × 14 max over rounded bins). ``mask_loss``: ``"sigmoid"`` (one binary mask per class,
+    §3) or ``"softmax"`` (a multinomial over background and classes at every pixel, the FCN way;
+    Table 2b). ``forward(images, boxes)`` → mask logits ``(K, num_classes, 28, 28)``.
+    """
+
+    def __init__(self, stride: int, pooling: str = "RoIAlign", mask_loss: str = "sigmoid", num_classes: int = 4,
+                 width: int = 32, channels: int = 64):
+        super().__init__()
+        if stride < 4 or stride & (stride - 1):
+            raise ValueError(f"stride must be a power of two >= 4, got {stride}")
+        if pooling not in POOLINGS or mask_loss not in MASK_LOSSES:
+            raise ValueError(f"pooling must be one of {POOLINGS} and mask_loss one of {MASK_LOSSES}, "
+                             f"got {pooling!r}, {mask_loss!r}")
+        num_stages = stride.bit_length() - 2  # the stem halves, each stage halves: 4 → 1 stage, 8 → 2, ...
+        self.stride, self.pooling, self.mask_loss = stride, pooling, mask_loss
+        self.features = nn.Sequential(conv_stages(width, num_stages),
+                                      nn.Conv2d(width * 2 ** (num_stages - 1), channels, 1))
+        self.head = MaskRCNNHeads(channels, [channels] * 4, 1)
+        self.predictor = MaskRCNNPredictor(channels, channels, num_classes)
+
+    def forward(self, images: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
+        features = self.features((images - 0.5) / 0.25)
+        if self.pooling == "RoIAlign":
+            pooled = roi_align(features, boxes, 14, 1 / self.stride, sampling_ratio=2, aligned=True)
+        else:
+            pooled = roi_pool(features, boxes, 14, 1 / self.stride)
+        return self.predictor(self.head(pooled))
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """:func:`mask_loss` for ``"sigmoid"``; per-pixel cross-entropy over background and classes
+        (the target's class where the 28 × 28 target is >= 0.5, else background) for ``"softmax"``."""
+        if self.mask_loss == "sigmoid":
+            return mask_loss(logits, labels, targets)
+        return F.cross_entropy(logits, torch.where(targets >= 0.5, labels[:, None, None], 0))
+
+    def masks(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``(K, 28, 28)`` masks of each RoI's class in [0, 1]: the sigmoid of its logits, or, for
+        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere."""
+        chosen = torch.arange(len(labels))
+        if self.mask_loss == "sigmoid":
+            return logits[chosen, labels].sigmoid()
+        return (logits.argmax(1) == labels[:, None, None]).float()
+
+
+def _jitter(boxes: torch.Tensor, generator: torch.Generator, amount: float) -> torch.Tensor:
+    """Boxes moved and resized by up to ``amount`` of their size: stand-ins for RPN proposals."""
+    size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    return boxes + (torch.rand(boxes.shape, generator=generator) * 2 - 1) * amount * size
+
+
+def _instances(dataset, indices):
+    images, boxes, labels, masks = [], [], [], []
+    for i in indices:
+        image, target = dataset[i]
+        images.append(image.as_subclass(torch.Tensor))
+        boxes.append(target["boxes"].as_subclass(torch.Tensor))
+        labels.append(target["labels"])
+        masks.append(target["masks"].as_subclass(torch.Tensor))
+    return torch.stack(images), boxes, torch.cat(labels), masks
+
+
+def train_mask_head(model: MaskHeadOnly, dataset, steps: int, batch_size: int = 8, lr: float = 2e-3,
+                    seed: int = 0, jitter: float = 0.1) -> list[float]:
+    """Train :class:`MaskHeadOnly` on jittered ground-truth boxes of ``ShapesDataset(task="instance")``
+    (Adam, cosine schedule); returns the loss of every step."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        indices = torch.randint(len(dataset), (batch_size,), generator=generator).tolist()
+        images, boxes, labels, masks = _instances(dataset, indices)
+        proposals = [_jitter(b, generator, jitter) for b in boxes]
+        masks, rois = torch.cat(masks)[:, None].float(), torch.cat(proposals)
+        rois = torch.cat([torch.arange(len(rois), dtype=rois.dtype)[:, None], rois], 1)  # box k crops mask k
+        targets = roi_align(masks, rois, 28, 1.0, sampling_ratio=2, aligned=True)[:, 0]
+        loss = model.loss(model(images, proposals), labels, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> dict[str, float]:
+    """Masks predicted on the exact ground-truth boxes, pasted into the image (cut at 0.5) and
+    compared with the instance masks: ``mean_iou`` and ``iou75``, the share with IoU >= 0.75."""
+    model.eval()
+    ious = []
+    for start in range(0, len(dataset), batch_size):
+        images, boxes, labels, masks = _instances(dataset, range(start, min(start + batch_size, len(dataset))))
+        probabilities = model.masks(model(images, boxes), labels)
+        pasted = paste_masks_in_image(probabilities[:, None], torch.cat(boxes), images.shape[-2:])[:, 0] >= 0.5
+        truth = torch.cat(masks).bool()
+        ious.append((pasted & truth).sum((1, 2)) / (pasted | truth).sum((1, 2)))
+    ious = torch.cat(ious)
+    return {"mean_iou": float(ious.mean()), "iou75": float((ious >= 0.75).float().mean())}
+
+
+# --- the recipe of notebook 04 and benchmarks/mask_rcnn.py ----------------------------------------
+
+@dataclass(frozen=True)
+class MaskRCNNRecipe:
+    """How notebook 04 trains and measures; ``benchmarks/mask_rcnn.py`` runs the same.
+
+    The small Mask R-CNN: AdamW, a one-cycle learning rate (its warm-up keeps the early losses
+    finite; SGD with momentum reached 0.41 mask AP in the same steps), horizontal flips, ``n_train`` shapes of ``image_size`` px (seed 0),
+    scored on ``n_val`` held-out ones (seed 1). The ablations train :class:`MaskHeadOnly` for
+    ``ablation_steps`` steps per setting and seed.
+    """
+
+    image_size: int
+    n_train: int
+    n_val: int
+    epochs: int
+    ablation_steps: int
+    ablation_seeds: tuple[int, ...]
+    batch_size: int = 8
+    lr: float = 1e-3
+    strides: tuple[int, ...] = (8, 16, 32)
+
+
+def mask_rcnn_recipe() -> MaskRCNNRecipe:
+    """The mode's recipe (see :class:`MaskRCNNRecipe`)."""
+    return pick(fast=MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15,
+                                    ablation_seeds=(0,)),
+                full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=7, ablation_steps=150,
+                                    ablation_seeds=(0, 1)))
+
+
+def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None):
+    """Build :func:`small_mask_rcnn` (seed 0) and train it by ``recipe`` with ``course_lib.train.fit``
+    (progress bar, loss plot in a notebook). Returns ``(model, history)``."""
+    train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance",
+                              transforms=v2.RandomHorizontalFlip())
+    loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True,
+                        collate_fn=mask_rcnn_batch, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = small_mask_rcnn(NUM_CLASSES, recipe.image_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, pct_start=0.1,
+                                                    total_steps=recipe.epochs * len(loader))
+    history = fit(TrainingLosses(model), total_loss, loader, epochs=recipe.epochs, optimizer=optimizer,
+                  scheduler=scheduler, device=device, plot=plot)
+    return model.cpu().eval(), history
+
+
+@torch.no_grad()
+def predict_instances(model: nn.Module, dataset) -> tuple[list[dict], list[dict]]:
+    """The model's detections on every image of ``dataset`` (one at a time, on the CPU) and the
+    ground truth, as plain tensors: ``(predictions, targets)`` for :func:`coco_average_precision`."""
+    model.cpu().eval()
+    predictions, targets = [], []
+    for image, target in dataset:
+        predictions.append(model([image.as_subclass(torch.Tensor)])[0])
+        targets.append({key: value.as_subclass(torch.Tensor) for key, value in target.items()})
+    return predictions, targets
+
+
+def instance_ap(model: nn.Module, dataset) -> dict[str, dict[str, float]]:
+    """COCO mask and box AP of ``model`` on ``dataset``: ``{"mask": {"AP", "AP50", "AP75"}, "box": {...}}``."""
+    predictions, targets = predict_instances(model, dataset)
+    return {"mask": coco_average_precision(predictions, targets, "segm"),
+            "box": coco_average_precision(predictions, targets, "bbox")}
+
+
+def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
+    """Train and score :class:`MaskHeadOnly` for every ``(stride, pooling, mask_loss)`` in
+    ``settings`` and every seed of the recipe: one row per run with ``mean_iou`` and ``iou75``."""
+    train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance")
+    val_set = ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance")
+    rows = []
+    for stride, pooling, loss in tqdm(settings, desc="settings"):
+        for seed in recipe.ablation_seeds:
+            torch.manual_seed(seed)
+            model = MaskHeadOnly(stride, pooling, loss)
+            train_mask_head(model, train_set, recipe.ablation_steps, recipe.batch_size, seed=seed)
+            rows.append(dict(stride=stride, pooling=pooling, mask_loss=loss, seed=seed,
+                             **evaluate_mask_head(model, val_set)))
+    return rows
+
+
+@torch.inference_mode()
+def stage_seconds(model: _TorchvisionMaskRCNN, images: list[torch.Tensor], repeats: int = 3) -> dict[str, float]:
+    """Where one inference of a torchvision Mask R-CNN spends its time: the median seconds, over
+    ``repeats`` runs, of ``transform`` (resize, normalise), ``backbone`` (with FPN), ``rpn``,
+    ``roi_heads`` (box and mask heads) and ``postprocess`` (boxes scaled back, masks pasted)."""
+    model.eval()
+    times = {name: [] for name in ("transform", "backbone", "rpn", "roi_heads", "postprocess")}
+    for _ in range(repeats + 1):  # the first run warms up
+        clock = [time.perf_counter()]
+        batch, _ = model.transform(images)
+        clock.append(time.perf_counter())
+        features = model.backbone(batch.tensors)
+        clock.append(time.perf_counter())
+        proposals, _ = model.rpn(batch, features)
+        clock.append(time.perf_counter())
+        detections, _ = model.roi_heads(features, proposals, batch.image_sizes)
+        clock.append(time.perf_counter())
+        model.transform.postprocess(detections, batch.image_sizes, [image.shape[-2:] for image in images])
+        clock.append(time.perf_counter())
+        for name, start, end in zip(times, clock, clock[1:]):
+            times[name].append(end - start)
+    return {name: statistics.median(values[1:]) for name, values in times.items()}

@@ -1,0 +1,182 @@
+"""The small Mask R-CNN, its teaching functions (held against torchvision's own), COCO AP, and the
+pretrained model's loading code (with a small stand-in file)."""
+import pytest
+import torch
+from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+from torchvision.models.detection.roi_heads import maskrcnn_loss, project_masks_on_boxes
+from torchvision.ops.poolers import LevelMapper
+
+from course_lib.data import ShapesDataset
+from course_lib.metrics import coco_average_precision
+from course_lib.models.mask_rcnn import (MaskHeadOnly, TrainingLosses, evaluate_mask_head, fpn_level, mask_loss,
+                                         mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn,
+                                         total_loss, train_mask_head)
+from course_lib.metrics import mean_average_precision
+from course_lib.weights import cached_weights_path
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return ShapesDataset(6, size=64, seed=3, task="instance", cache=False)
+
+
+def test_training_gives_the_five_losses_and_gradients(shapes):
+    torch.manual_seed(0)
+    model = small_mask_rcnn(image_size=64)
+    batch, _ = mask_rcnn_batch([shapes[i] for i in range(2)])
+    losses = TrainingLosses(model.train())(batch)
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}
+    total_loss(losses).backward()
+    assert model.roi_heads.mask_predictor.mask_fcn_logits.weight.grad.abs().sum() > 0
+    assert model.backbone.body.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_inference_gives_masks_of_the_image_size(shapes):
+    model = small_mask_rcnn(image_size=64).eval()
+    with torch.no_grad():
+        (out,) = model([shapes[0][0]])
+    assert out["masks"].shape[1:] == (1, 64, 64)
+    assert len(out["boxes"]) == len(out["labels"]) == len(out["scores"]) == len(out["masks"]) <= 20
+
+
+@pytest.mark.parametrize("images, message", [
+    ([torch.rand(64, 64, 3)], r"images\[0\] must be a \(3, H, W\) tensor, got \(64, 64, 3\) \(channels last"),
+    ([torch.rand(64, 64)], r"must be a \(3, H, W\) tensor, got \(64, 64\)"),
+    ([torch.rand(1, 3, 64, 64)], r"must be a \(3, H, W\) tensor, got \(1, 3, 64, 64\)"),
+    ([torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)], "float in"),
+    ([], "non-empty list"),
+])
+def test_bad_images_are_refused_clearly(images, message):
+    model = small_mask_rcnn(image_size=64).eval()
+    with pytest.raises((ValueError, TypeError), match=message):
+        model(images)
+
+
+def test_bad_targets_are_refused_clearly(shapes):
+    model = small_mask_rcnn(image_size=64).train()
+    image, target = mask_rcnn_batch([shapes[0]])[0]
+    with pytest.raises(ValueError, match="training needs targets.*an empty list"):
+        model(image, [])
+    with pytest.raises(ValueError, match="training needs targets"):
+        model(image)
+    with pytest.raises(ValueError, match="1 targets for 2 images"):
+        model(image * 2, target)
+    flipped = dict(target[0], boxes=target[0]["boxes"][:, [2, 1, 0, 3]])
+    with pytest.raises(ValueError, match=r"has no area .*x2 > x1"):
+        model(image, [flipped])
+    with pytest.raises(ValueError, match="missing \\['masks'\\]"):
+        model(image, [{"boxes": target[0]["boxes"], "labels": target[0]["labels"]}])
+
+
+def test_fpn_level_is_torchvisions_level_mapper():
+    generator = torch.Generator().manual_seed(0)
+    corner = torch.rand(200, 2, generator=generator) * 50
+    boxes = torch.cat([corner, corner + 1 + torch.rand(200, 2, generator=generator) * 900], 1)
+    boxes[:4, 2:] = boxes[:4, :2] + torch.tensor([[224.0], [112.0], [448.0], [56.0]])  # on the boundaries
+    for k_min, k_max, scale in ((2, 5, 224), (2, 4, 64), (3, 6, 100)):
+        expected = LevelMapper(k_min, k_max, canonical_scale=scale)([boxes]) + k_min
+        assert torch.equal(fpn_level(boxes, k_min, k_max, canonical_scale=scale), expected)
+    assert fpn_level(boxes[:4]).tolist() == [4, 3, 5, 2]
+
+
+def test_mask_target_and_loss_are_torchvisions(shapes):
+    _, target = shapes[1]
+    masks, boxes = target["masks"].as_subclass(torch.Tensor), target["boxes"].as_subclass(torch.Tensor)
+    proposals = boxes + torch.tensor([1.5, -2.0, 3.0, 0.5])
+    expected = project_masks_on_boxes(masks, proposals, torch.arange(len(boxes)), 28)
+    ours = torch.stack([mask_target(m, b) for m, b in zip(masks, proposals)])
+    torch.testing.assert_close(ours, expected)
+
+    logits = torch.randn(len(boxes), 4, 28, 28)
+    labels = target["labels"]
+    torch.testing.assert_close(mask_loss(logits, labels, expected),
+                               maskrcnn_loss(logits, [proposals], [masks], [labels], [torch.arange(len(boxes))]))
+
+
+def _perfect(target):
+    return {"boxes": target["boxes"], "labels": target["labels"], "scores": torch.linspace(1, 0.5, len(target["boxes"])),
+            "masks": target["masks"][:, None].float()}
+
+
+def test_coco_ap_of_the_ground_truth_is_one(shapes):
+    targets = [shapes[i][1] for i in range(len(shapes))]
+    for iou_type in ("segm", "bbox"):
+        assert coco_average_precision([_perfect(t) for t in targets], targets, iou_type) == \
+            {"AP": 1.0, "AP50": 1.0, "AP75": 1.0}
+
+
+def test_coco_ap50_agrees_with_notebook_08s_map(shapes):
+    """COCO interpolates precision at 101 recall points, notebook 08 at every point: close, not equal."""
+    generator = torch.Generator().manual_seed(0)
+    targets = [shapes[i][1] for i in range(len(shapes))]
+    predictions = []
+    for t in targets:
+        boxes = t["boxes"].as_subclass(torch.Tensor)
+        shifted = boxes + torch.randn(boxes.shape, generator=generator) * 4  # some hits, some misses
+        labels = t["labels"].clone()
+        labels[torch.rand(len(labels), generator=generator) < 0.2] = 1  # some wrong classes
+        predictions.append({"boxes": shifted, "labels": labels, "scores": torch.rand(len(boxes), generator=generator)})
+    coco = coco_average_precision(predictions, targets, "bbox")["AP50"]
+    hand = mean_average_precision(predictions, [{k: t[k].as_subclass(torch.Tensor) for k in ("boxes", "labels")}
+                                                for t in targets])
+    assert 0.2 < hand < 0.95
+    assert coco == pytest.approx(hand, abs=0.02)
+
+
+def test_coco_ap_refuses_mismatched_lists(shapes):
+    with pytest.raises(ValueError, match="1 predictions for 2 targets"):
+        coco_average_precision([{}], [shapes[0][1], shapes[1][1]])
+    with pytest.raises(ValueError, match="iou_type"):
+        coco_average_precision([], [], "mask")
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+@pytest.mark.parametrize("pooling, loss", [("RoIAlign", "sigmoid"), ("RoIPool", "sigmoid"), ("RoIAlign", "softmax")])
+def test_mask_head_ablation_runs(shapes, stride, pooling, loss):
+    torch.manual_seed(0)
+    model = MaskHeadOnly(stride, pooling, loss)
+    assert model.features(torch.zeros(1, 3, 64, 64)).shape == (1, 64, 64 // stride, 64 // stride)
+    losses = train_mask_head(model, shapes, steps=2, batch_size=2)
+    assert len(losses) == 2 and all(l > 0 for l in losses)
+    result = evaluate_mask_head(model, shapes)
+    assert set(result) == {"mean_iou", "iou75"} and 0 <= result["iou75"] <= result["mean_iou"] + 1
+
+
+def test_mask_head_refuses_bad_settings():
+    with pytest.raises(ValueError, match="power of two"):
+        MaskHeadOnly(12)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        MaskHeadOnly(8, "max")
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    return tmp_path
+
+
+def test_pretrained_model_loads_the_file_in_the_hub_cache(torch_home):
+    torch.manual_seed(123)
+    stand_in = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()
+    path = cached_weights_path(MaskRCNN_ResNet50_FPN_Weights.COCO_V1)
+    assert path == torch_home / "hub" / "checkpoints" / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(stand_in, path)
+    model = pretrained_mask_rcnn()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, stand_in[name]), name
+
+
+def test_pretrained_model_offline_without_the_file_says_so_in_one_line(torch_home, capsys):
+    assert pretrained_mask_rcnn() is None
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "offline fallback" in out and "maskrcnn_resnet50_fpn_coco" in out
+
+
+def test_stage_seconds_times_every_stage_of_one_inference(shapes):
+    from course_lib.models.mask_rcnn import stage_seconds
+
+    times = stage_seconds(small_mask_rcnn(image_size=64), [shapes[0][0].as_subclass(torch.Tensor)], repeats=1)
+    assert list(times) == ["transform", "backbone", "rpn", "roi_heads", "postprocess"]
+    assert all(0 < t < 10 for t in times.values())
