@@ -91,10 +91,19 @@ PROBE_ATTACKS = {  # exercise cells only (0.1 and 0.2 each carry one): graded wi
 }
 
 
+LIBRARY_FILE = ROOT / "course_lib" / "arithmetic.py"
+BY_PATH = {  # what the grader cannot stop (README): loading the library's own file by path. It is flagged.
+    "loads_the_library_by_path": {
+        "ex-0-1": "import importlib.util\n"
+                  f"_spec = importlib.util.spec_from_file_location('_mine', {str(LIBRARY_FILE)!r})\n"
+                  "_mine = importlib.util.module_from_spec(_spec)\n_spec.loader.exec_module(_mine)\n"
+                  "conv_output_size = _mine.conv_output_size\n"}}
+
+
 @pytest.fixture(scope="module")
 def probed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("probe-attacks")
-    paths = [submission(tmp, name, sources) for name, sources in PROBE_ATTACKS.items()]
+    paths = [submission(tmp, name, sources) for name, sources in {**PROBE_ATTACKS, **BY_PATH}.items()]
     return grade(paths, tmp, "--no-notebook-run", "--timeout", "30", "--memory", "5")
 
 
@@ -115,11 +124,19 @@ def full_run(tmp_path_factory):
         submission(tmp, "overwriter", {"setup": setup + (
             f"\nfrom pathlib import Path\nPath({str(overwriter)!r}).write_bytes(Path({str(SOLUTION)!r}).read_bytes())"
             f"\nPath({str(victim)!r}).write_text('{{}}')")}),
+        submission(tmp, "library_writer", {"setup": setup + (
+            f"\nfrom pathlib import Path\nPath({str(LIBRARY_FILE)!r}).write_text("
+            "'def conv_output_size(*args, **kwargs):\\n    return 0\\n'"
+            "'def receptive_field(layers):\\n    return 0\\n')"), "ex-0-1": WRONG_0_1}),
         victim,
     ]
-    before = {p: p.read_bytes() for p in paths}
-    completed, report = grade(paths, tmp)
-    return completed, report, before
+    before = {p: p.read_bytes() for p in [*paths, LIBRARY_FILE]}
+    try:
+        completed, report = grade(paths, tmp)
+    finally:  # never leave the checkout broken, even if the grader failed to restore it
+        library_after = LIBRARY_FILE.read_bytes()
+        LIBRARY_FILE.write_bytes(before[LIBRARY_FILE])
+    return completed, report, {**before, LIBRARY_FILE: library_after}
 
 
 def statuses(report, name):
@@ -187,7 +204,23 @@ def test_overwritten_submissions_are_graded_from_the_copy_and_restored(full_run)
     assert report["overwriter"]["points"] == 0
     assert report["victim"]["points"] == report["victim"]["max_points"] == 2
     for path, data in before.items():
-        assert path.read_bytes() == data, path
+        if path != LIBRARY_FILE:
+            assert path.read_bytes() == data, path
     changed = [line for line in completed.stderr.splitlines() if "changed on disk" in line]
     assert len(changed) == 2, completed.stderr
     assert any("changed on disk" in note for note in report["victim"]["notes"])
+
+
+def test_a_submission_that_rewrites_the_library_gains_nothing_and_the_file_is_restored(full_run):
+    completed, report, after = full_run
+    assert report["library_writer"]["points"] == 0
+    assert report["victim"]["points"] == 2  # graded after or beside it: the references were in memory
+    assert after[LIBRARY_FILE] == (ROOT / "course_lib" / "arithmetic.py").read_bytes()  # restored by the grader
+    assert "arithmetic.py (the course's library) was modified during grading and is restored" in completed.stderr
+
+
+def test_loading_the_library_by_path_is_not_stopped_but_flagged(probed):
+    """The limit the README states: a kernel can read the library's files. The cell is flagged."""
+    _, report = probed
+    result = {e["exercise"]: e for e in report["loads_the_library_by_path"]["exercises"]}["0.1"]
+    assert result["uses"] == ["importlib.util"], result

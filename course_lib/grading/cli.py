@@ -94,6 +94,7 @@ def grade_command(args, parser) -> int:
     """``course grade`` and ``course status``."""
     from course_lib.grading.batch import grade_all, read_all, restore_changed, threads_per_kernel
     from course_lib.grading.grade import Options, format_table, releases, write_report
+    from course_lib.grading.probe import library_snapshot, restore_library
 
     if args.timeout < 1:
         parser.error("--timeout must be at least 1 second")
@@ -109,7 +110,11 @@ def grade_command(args, parser) -> int:
                       notebook_run=not status and args.notebook_run)
     paths = args.paths or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
     read = read_all(paths)
+    library_snapshot()  # the course's own files, before any learner code runs
     results = grade_all(read, releases(args.release), options, args.jobs, scheduler)
+    for path in restore_library():
+        print(f"course {args.command}: warning: {path} (the course's library) was modified during grading "
+              "and is restored; a submission wrote to it", file=sys.stderr)
     for path in restore_changed(read):
         message = "the file changed on disk while grading; restored from the copy read before grading"
         print(f"course {args.command}: {path}: {message}", file=sys.stderr)

@@ -63,6 +63,7 @@ class ExerciseResult:
     max_points: float
     detail: str = ""
     similarity: float | None = None  # to the reference's source, when the answer's def was found
+    uses: list[str] = field(default_factory=list)  # import machinery or file access in the answer's cell
 
 
 @dataclass
@@ -133,13 +134,15 @@ def grade(name: str, data: bytes, released: dict[str, str], options: Options) ->
     if options.notebook_run:
         result.notes += _notebook_run(submission, options)
     answers, cells = _probe_run(submission, release, exercises, expected, options)
+    given = {x: release.cells[at].source if at is not None else "" for x, at in exercise_cells(release, release).items()}
     for cell, exercise in zip(checks, exercises):
         points = float(cell.metadata.get("course", {}).get("points", 1))
         status, detail = _verdict(exercise, expected[exercise.id], answers.get(exercise.id), cells[exercise.id])
         source = cells[exercise.id]["source"]
         result.exercises.append(ExerciseResult(exercise.id, exercise.name, status,
                                                points if status == PASSED else 0.0, points, one_line(detail),
-                                               similarity(source, exercise) if source else None))
+                                               similarity(source, exercise) if source else None,
+                                               unusual_uses(source, given.get(exercise.id, ""))))
     return result
 
 
@@ -331,8 +334,42 @@ def similarity(source: str, exercise: Exercise) -> float | None:
     return round(difflib.SequenceMatcher(None, mine, theirs).ratio(), 2)
 
 
+# What an answer has no need for, and what loading the library's reference by other means takes.
+UNUSUAL_MODULES = {"importlib", "runpy", "inspect", "sys", "os", "pathlib", "shutil", "subprocess", "ctypes",
+                   "builtins", "io", "pickle", "marshal", "types", "site", "course_lib"}
+UNUSUAL_NAMES = {"__import__", "exec", "eval", "compile", "open", "__builtins__", "globals", "vars", "__loader__",
+                 "__spec__"}
+
+
+def unusual_uses(source: str, given: str = "") -> list[str]:
+    """The import machinery and file access that an exercise cell uses (modules it imports, built-ins
+    it names) and that the released cell ``given`` did not already use, sorted: an instructor's
+    reason to read the answer, since a kernel can load the library's own files by path."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] in UNUSUAL_MODULES}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNUSUAL_MODULES:
+            found.add(node.module)
+        elif isinstance(node, ast.Name) and node.id in UNUSUAL_NAMES:
+            found.add(node.id)
+    return sorted(found - set(unusual_uses(given)) if given else found)
+
+
 def flags(e: ExerciseResult) -> str:
-    return f"similar to the reference ({e.similarity:.2f})" if (e.similarity or 0) >= SIMILAR else ""
+    """The reasons to read an answer by hand (they change no points)."""
+    reasons = []
+    if (e.similarity or 0) >= SIMILAR:
+        reasons.append(f"similar to the reference ({e.similarity:.2f})")
+    if e.uses:
+        reasons.append(f"review: the cell uses {', '.join(e.uses)}")
+    return "; ".join(reasons)
 
 
 def write_report(results: list[SubmissionResult], csv_path: Path | None, json_path: Path | None) -> None:
