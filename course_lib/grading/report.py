@@ -86,6 +86,7 @@ def figures(results: list[SubmissionResult]) -> tuple[bytes, bytes]:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist([100 * r.points / r.max_points for r in graded], bins=10, range=(0, 100), color="#4c72b0",
             edgecolor="white")
+    ax.yaxis.get_major_locator().set_params(integer=True)  # submissions are counted, not measured
     ax.set(xlabel="score (% of the notebook's points)", ylabel="submissions",
            title=f"Scores of {len(graded)} graded submissions")
     histogram = _png(fig)
@@ -102,6 +103,14 @@ def figures(results: list[SubmissionResult]) -> tuple[bytes, bytes]:
     return histogram, rate
 
 
+def _cell(e) -> str:
+    """One exercise in the class table: its status, and a flag mark when there is a reason to read it."""
+    flag = flags(e)
+    title = "; ".join(filter(None, [e.detail, flag]))
+    mark = ' <span title="a reason to read this answer">&#9873;</span>' if flag else ""
+    return f"<td class=\"{_css(e.status)}\" title=\"{escape(title)}\">{escape(e.status)}{mark}</td>"
+
+
 def index(results: list[SubmissionResult], pngs: tuple[bytes, bytes], pages: list[str]) -> str:
     """The class page: student x exercise table (status and points), links to the feedback pages."""
     exercises = list(dict.fromkeys(e.exercise for r in results for e in r.exercises))
@@ -109,10 +118,7 @@ def index(results: list[SubmissionResult], pngs: tuple[bytes, bytes], pages: lis
     rows = []
     for r, page in zip(results, pages):
         by_id = {e.exercise: e for e in r.exercises}
-        cells = "".join(
-            f"<td class=\"{_css(by_id[x].status)}\" title=\"{escape(by_id[x].detail)}\">"
-            f"{escape(by_id[x].status)}</td>" if x in by_id else "<td></td>"
-            for x in exercises)
+        cells = "".join(_cell(by_id[x]) if x in by_id else "<td></td>" for x in exercises)
         total = "error" if r.error else f"{r.points:g}/{r.max_points:g}"
         rows.append(f"<tr><td><a href=\"{page}\">{escape(r.submission)}</a></td>"
                     f"<td>{escape(r.notebook)}</td><td>{total}</td>{cells}</tr>")
@@ -121,7 +127,9 @@ def index(results: list[SubmissionResult], pngs: tuple[bytes, bytes], pages: lis
                      for alt, png in zip(("score histogram", "pass rate per exercise"), pngs))
     seeds = sorted({r.seed for r in results if r.seed is not None})
     body = (f"<p>{len(results)} submissions; cases drawn from seed {', '.join(map(str, seeds))}. "
-            + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".</p>\n"
+            + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ". Hover over a cell for the first "
+            "problem; &#9873; marks an answer to read by hand (similar to the reference's source, or using "
+            "import machinery or file access).</p>\n"
             f"{images}\n<table><tr><th>submission</th><th>notebook</th><th>points</th>{header}</tr>\n"
             + "\n".join(rows) + "</table>")
     return _page("Class report", body)
