@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_lib.grading.notebooks import REPO_ROOT, NotebookError
+from course_lib.config import REPO_ROOT
+from course_lib.grading.notebooks import NotebookError
 
 
 def main(argv: list[str] | None = None) -> int:

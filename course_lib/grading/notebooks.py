@@ -8,7 +8,6 @@ import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_TAG = "nbval-check-output"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class NotebookError(ValueError):
