@@ -38,7 +38,7 @@ def test_icnr_starts_as_nearest_neighbour_upsampling_without_checkerboard():
     torch.testing.assert_close(pixel_shuffle(F.conv2d(x, weight, padding=1), 3),
                                F.interpolate(F.conv2d(x, kernel, padding=1), scale_factor=3, mode="nearest"))
     low = torch.rand(1, 1, 8, 8)
-    icnr_out, default_out = ESPCN(3)(low), ESPCN(3, init="default")(low)
+    icnr_out, default_out = ESPCN(3, residual=False)(low), ESPCN(3, init="default", residual=False)(low)
     # within each 3x3 block the sub-pixels are equal with ICNR, and differ (a checkerboard) without it
     def spread(y):
         return F.pixel_unshuffle(y, 3).std(1).mean().item()
@@ -77,3 +77,10 @@ def test_training_pairs_are_luminance_at_two_resolutions():
     low, high = sr_training_data(SRRecipe(n_patches=4, epochs=1))[:]
     assert low.shape == (4, 1, 16, 16) and high.shape == (4, 1, 48, 48)
     assert 16 / 255 - 1e-6 <= high.min() and high.max() <= 235 / 255 + 1e-6
+
+
+def test_residual_espcn_starts_from_bicubic_when_its_correction_is_zero():
+    espcn = ESPCN(3)
+    nn.init.zeros_(espcn.sub_pixel.weight), nn.init.zeros_(espcn.sub_pixel.bias)
+    x = torch.rand(1, 1, 6, 6)
+    torch.testing.assert_close(espcn(x), Bicubic(3)(x))

@@ -9,6 +9,7 @@ the ICNR initialisation of Aitken et al., "Checkerboard artifact free sub-pixel 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.validate import check_float_batch, check_int
@@ -46,13 +47,16 @@ class ESPCN(nn.Module):
     ``nn.PixelShuffle(r)`` (Eq. 4). The network costs about r² times less than SRCNN per output pixel.
 
     ``init="icnr"`` initialises the last convolution with :func:`icnr` of its default initialisation;
-    ``init="default"`` keeps PyTorch's (which starts with a checkerboard).
+    ``init="default"`` keeps PyTorch's (which starts with a checkerboard). With ``residual=True`` (not
+    in the paper; as for ``srcnn.SRCNN``) the network predicts the correction to bicubic upscaling.
     """
 
     def __init__(self, scale: int = 3, channels: int = 1, n1: int = 64, n2: int = 32,
-                 f1: int = 5, f2: int = 3, f3: int = 3, init: str = "icnr"):
+                 f1: int = 5, f2: int = 3, f3: int = 3, init: str = "icnr",
+                 residual: bool = True):
         super().__init__()
         self.scale = check_int("scale", scale, 2, expected="an int >= 2 (the upscaling factor)")
+        self.residual = residual
         self.feature_maps = nn.Sequential(nn.Conv2d(channels, n1, f1, padding=f1 // 2), nn.Tanh(),
                                           nn.Conv2d(n1, n2, f2, padding=f2 // 2), nn.Tanh())
         self.sub_pixel = nn.Conv2d(n2, channels * scale**2, f3, padding=f3 // 2)
@@ -65,5 +69,8 @@ class ESPCN(nn.Module):
                 self.sub_pixel.bias.copy_(self.sub_pixel.bias[::scale**2].repeat_interleave(scale**2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pixel_shuffle(self.sub_pixel(self.feature_maps(x)))
+        y = self.pixel_shuffle(self.sub_pixel(self.feature_maps(x)))
+        if self.residual:
+            y = y + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return y
 

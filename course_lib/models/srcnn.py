@@ -22,11 +22,12 @@ from course_lib.config import pick
 from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.data.degrade import downscale, modcrop, random_patches
 from course_lib.metrics import psnr_y, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from course_lib.profiling import latency
 from course_lib.train import fit
 from course_lib.validate import check_int, check_module
 
 __all__ = ["Bicubic", "SRCNN", "SRRecipe", "sr_recipe", "sr_training_data", "train_sr", "held_out_pairs",
-           "evaluate_sr", "super_resolve"]
+           "evaluate_sr", "super_resolve", "compare_sr"]
 
 
 def _check_scale(scale) -> int:
@@ -140,3 +141,20 @@ def evaluate_sr(model: nn.Module, scale: int = 3) -> dict[str, float]:
     """PSNR on Y in dB with a ``scale``-pixel border cropped, per held-out image (:func:`held_out_pairs`)."""
     return {name: psnr_y(super_resolve(model, low), high, border=scale).item()
             for name, (low, high) in held_out_pairs(scale).items()}
+
+
+def compare_sr(models: dict[str, nn.Module], scale: int = 3, output_size: int = 510, repeats: int = 5) -> dict:
+    """Accuracy and speed side by side: for each named model the held-out PSNR on Y
+    (:func:`evaluate_sr`: ``"psnr"`` per image and ``"mean"``) and ``"ms"``, the median time of one
+    ``output_size x output_size`` luminance output (from a random low-resolution input), all timed in
+    this one call so that their ratios hold on a loaded machine."""
+    size = check_int("output_size", output_size, scale, expected=f"an int >= {scale}")
+    if size % scale:
+        raise ValueError(f"output_size {size} is not a multiple of scale {scale}")
+    low = torch.rand(1, 1, size // scale, size // scale, generator=torch.Generator().manual_seed(0))
+    results = {}
+    for name, model in models.items():
+        per_image = evaluate_sr(model, scale)
+        results[name] = dict(psnr=per_image, mean=sum(per_image.values()) / len(per_image),
+                             ms=1000 * latency(model, low, repeats=repeats))
+    return results
