@@ -10,7 +10,8 @@ from torch import nn
 from course_lib.data.degrade import upscale
 from course_lib.metrics import rgb_to_ycbcr, ycbcr_to_rgb
 from course_lib.models.espcn import ESPCN, icnr, pixel_shuffle
-from course_lib.models.srcnn import SRCNN, Bicubic, SRRecipe, held_out_pairs, sr_training_data, super_resolve
+from course_lib.models.srcnn import (SRCNN, Bicubic, SRRecipe, compare_sr, evaluate_sr, held_out_pairs, sr_training_data,
+                                    super_resolve)
 
 
 @pytest.mark.parametrize("scale, channels", [(2, 1), (3, 2), (4, 3)])
@@ -75,7 +76,7 @@ def test_super_resolve_keeps_bicubic_colour_and_the_networks_luminance():
 
 def test_training_pairs_are_luminance_at_two_resolutions():
     low, high = sr_training_data(SRRecipe(n_patches=4, epochs=1))[:]
-    assert low.shape == (4, 1, 16, 16) and high.shape == (4, 1, 48, 48)
+    assert low.shape == (4, 1, 32, 32) and high.shape == (4, 1, 96, 96)
     assert 16 / 255 - 1e-6 <= high.min() and high.max() <= 235 / 255 + 1e-6
 
 
@@ -84,3 +85,12 @@ def test_residual_espcn_starts_from_bicubic_when_its_correction_is_zero():
     nn.init.zeros_(espcn.sub_pixel.weight), nn.init.zeros_(espcn.sub_pixel.bias)
     x = torch.rand(1, 1, 6, 6)
     torch.testing.assert_close(espcn(x), Bicubic(3)(x))
+
+
+def test_compare_sr_reports_held_out_psnr_and_time_per_model():
+    results = compare_sr({"bicubic": Bicubic(3)}, 3, output_size=30, repeats=1)
+    expected = evaluate_sr(Bicubic(3), 3)
+    assert results["bicubic"]["psnr"] == expected and results["bicubic"]["ms"] > 0
+    assert results["bicubic"]["mean"] == pytest.approx(sum(expected.values()) / len(expected))
+    with pytest.raises(ValueError, match="multiple of scale"):
+        compare_sr({"bicubic": Bicubic(3)}, 3, output_size=31)

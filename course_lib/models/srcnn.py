@@ -82,7 +82,7 @@ class SRRecipe:
     n_patches: int
     epochs: int
     scale: int = 3
-    patch: int = 48
+    patch: int = 96
     batch_size: int = 32
     max_lr: float = 3e-3
     seed: int = 0
@@ -90,7 +90,7 @@ class SRRecipe:
 
 def sr_recipe() -> SRRecipe:
     """The mode's recipe (full: measured in ``benchmarks/applications.py``)."""
-    return pick(fast=SRRecipe(n_patches=256, epochs=1), full=SRRecipe(n_patches=4096, epochs=8))
+    return pick(fast=SRRecipe(n_patches=256, epochs=1), full=SRRecipe(n_patches=4096, epochs=10))
 
 
 def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
