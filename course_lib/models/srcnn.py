@@ -89,7 +89,8 @@ class SRRecipe:
 
 
 def sr_recipe() -> SRRecipe:
-    """The mode's recipe (full: measured in ``benchmarks/applications.py``)."""
+    """The mode's recipe: in full mode 4096 patches of 96 x 96 for 10 epochs, in fast mode 256 for one
+    epoch (``benchmarks/applications.py`` measures the full one against the targets)."""
     return pick(fast=SRRecipe(n_patches=256, epochs=1), full=SRRecipe(n_patches=4096, epochs=10))
 
 
