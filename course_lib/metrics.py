@@ -12,6 +12,7 @@ with values spanning at most ``data_range`` (``1.0`` for images in [0, 1], ``255
 
     mean_iou(model(x), y, num_classes=4)       # logits (B, 4, H, W) against labels (B, H, W)
     psnr(restored, clean).item()               # dB, mean over the batch
+    psnr_y(upscaled, original, border=3)       # super resolution's convention: Y of BT.601, border cropped
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from course_lib.validate import check_int
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
+           "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y",
            "average_precision", "mean_average_precision", "coco_average_precision"]
 
 
@@ -238,6 +240,89 @@ def ssim(x, y, data_range: float = 1.0, reduction: str = "mean") -> torch.Tensor
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
                 / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
     return _reduce(ssim_map.flatten(1).mean(1), reduction)
+
+
+# --- super resolution's convention: luminance, border cropped ------------------------------------
+
+#: ITU-R BT.601 for 8-bit "studio swing" video, as MATLAB's ``rgb2ycbcr`` (and ``skimage.color.
+#: rgb2ycbcr``) compute it: Y in [16, 235], Cb and Cr in [16, 240], for RGB in [0, 1]; divided by 255.
+_BT601 = torch.tensor([[65.481, 128.553, 24.966],
+                       [-37.797, -74.203, 112.0],
+                       [112.0, -93.786, -18.214]], dtype=torch.float64) / 255
+_BT601_OFFSET = torch.tensor([16.0, 128.0, 128.0], dtype=torch.float64) / 255
+
+
+def _rgb_images(images, where: str) -> torch.Tensor:
+    """Check a float ``(3, H, W)`` or ``(N, 3, H, W)`` image in [0, 1]."""
+    images = _as_tensor(images, "images")
+    if not images.is_floating_point():
+        raise TypeError(f"{where}: images must be float in [0, 1], got dtype {images.dtype} (divide uint8 by 255)")
+    if images.ndim not in (3, 4) or images.shape[-3] != 3:
+        hint = (" — a grey image has no colour to convert: it is its own luminance up to the offset; "
+                "repeat it to 3 channels with x.expand(..., 3, H, W) first" if images.ndim in (3, 4)
+                and images.shape[-3] == 1 else "")
+        raise ValueError(f"{where}: images must be RGB, (3, H, W) or (N, 3, H, W), got shape "
+                         f"{tuple(images.shape)}{hint}")
+    low, high = (float(v) for v in torch.aminmax(images.detach())) if images.numel() else (0.0, 1.0)
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(f"{where}: images must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
+                         "(clamp network outputs with .clamp(0, 1); divide 0..255 images by 255)")
+    return images
+
+
+def rgb_to_ycbcr(images) -> torch.Tensor:
+    """RGB in [0, 1] to Y, Cb, Cr of ITU-R BT.601 (studio swing), each divided by 255: Y in
+    [16/255, 235/255]. ``(3, H, W)`` or ``(N, 3, H, W)``; equals ``skimage.color.rgb2ycbcr / 255``."""
+    images = _rgb_images(images, "rgb_to_ycbcr")
+    matrix = _BT601.to(images)
+    return torch.einsum("ij,...jhw->...ihw", matrix, images) + _BT601_OFFSET.to(images)[:, None, None]
+
+
+def ycbcr_to_rgb(images) -> torch.Tensor:
+    """The inverse of :func:`rgb_to_ycbcr` (not clipped): ``(3, H, W)`` or ``(N, 3, H, W)``."""
+    images = _as_tensor(images, "images")
+    if images.ndim not in (3, 4) or images.shape[-3] != 3:
+        raise ValueError(f"ycbcr_to_rgb: images must be (3, H, W) or (N, 3, H, W), got shape {tuple(images.shape)}")
+    inverse = torch.linalg.inv(_BT601).to(images)
+    shifted = images - _BT601_OFFSET.to(images)[:, None, None]
+    return torch.einsum("ij,...jhw->...ihw", inverse, shifted)
+
+
+def rgb_to_y(images) -> torch.Tensor:
+    """The luminance Y of :func:`rgb_to_ycbcr`, keeping a channel dimension: ``(1, H, W)`` or
+    ``(N, 1, H, W)``. ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255``."""
+    return rgb_to_ycbcr(images)[..., :1, :, :]
+
+
+def _y_cropped(x, y, border: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    border = check_int("border", border, 0, expected="a non-negative int (pixels cropped on each side)")
+    x, y = _as_tensor(x, "x"), _as_tensor(y, "y")
+    if x.shape != y.shape:
+        raise ValueError(f"{where}: x has shape {tuple(x.shape)} but y has shape {tuple(y.shape)}")
+    x, y = rgb_to_y(_rgb_images(x, where)), rgb_to_y(_rgb_images(y, where))
+    h, w = x.shape[-2:]
+    if min(h, w) <= 2 * border:
+        raise ValueError(f"{where}: a border of {border} leaves nothing of a {h}x{w} image")
+    return (x[..., border: h - border, border: w - border], y[..., border: h - border, border: w - border])
+
+
+def psnr_y(x, y, border: int = 0, reduction: str = "mean") -> torch.Tensor:
+    """PSNR as the super-resolution papers report it (SRCNN §4, ESPCN §3.1): on the luminance Y of
+    :func:`rgb_to_y` (people see detail in brightness, and the first papers upscaled Y only), with
+    ``border`` pixels cropped from every side (usually the scale: a network's zero padding and
+    bicubic's edge handling are not judged), peak 1 (255 on the 0–255 scale of Y).
+
+    ``x``, ``y``: RGB ``(3, H, W)`` or ``(N, 3, H, W)`` in [0, 1]. It reads higher than RGB PSNR:
+    Y averages the three colour errors, and its studio range is 219/255 of the full one.
+    """
+    x, y = _y_cropped(x, y, border, "psnr_y")
+    return psnr(x, y, reduction=reduction)
+
+
+def ssim_y(x, y, border: int = 0, reduction: str = "mean") -> torch.Tensor:
+    """:func:`ssim` on the luminance Y with ``border`` pixels cropped, as :func:`psnr_y`."""
+    x, y = _y_cropped(x, y, border, "ssim_y")
+    return ssim(x, y, reduction=reduction)
 
 
 # --- detection -------------------------------------------------------------------------------------

@@ -1,7 +1,13 @@
-"""course_lib.data.degrade: the low-light camera of notebook 07."""
-import torch
+"""course_lib.data.degrade: the low-light camera of notebook 07, the resampling and patches of notebook 11."""
+import re
 
-from course_lib.data.degrade import low_light, random_low_light
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image_names
+from course_lib.data.degrade import downscale, low_light, modcrop, random_low_light, random_patches, upscale
 
 
 def test_low_light_is_the_formula_and_takes_one_value_per_image():
@@ -21,3 +27,61 @@ def test_random_low_light_is_seeded_in_range_and_keeps_some_images_clean():
     assert a.min() >= 0 and a.max() <= 1
     clean = (a == x).flatten(1).all(1).float().mean()
     assert 0.2 < clean < 0.4  # clean_fraction = 0.3
+
+
+# --- super resolution (notebook 11) -------------------------------------------------------------------
+
+def test_the_split_covers_every_sample_image_once():
+    assert set(TRAIN_IMAGES) | set(HELD_OUT_IMAGES) == set(sample_image_names())
+    assert not set(TRAIN_IMAGES) & set(HELD_OUT_IMAGES)
+
+
+def test_downscale_is_antialiased_bicubic_like_pil_and_keeps_constants():
+    x = torch.rand(3, 30, 24, generator=torch.Generator().manual_seed(0))
+    small = downscale(x, 3)
+    assert small.shape == (3, 10, 8) and downscale(x[None], 3).shape == (1, 3, 10, 8)
+    # PIL's BICUBIC resize is antialiased (the kernel widens by the factor), as MATLAB's imresize
+    pil = Image.fromarray((x[0].numpy() * 255).round().astype("uint8")).resize((8, 10), Image.BICUBIC)
+    assert (small[0] * 255 - torch.from_numpy(np.array(pil)).float()).abs().mean() < 1.0
+    torch.testing.assert_close(downscale(torch.full((1, 9, 9), 0.3), 3), torch.full((1, 3, 3), 0.3))
+
+
+def test_upscale_inverts_nothing_but_keeps_constants_and_range():
+    x = torch.rand(2, 1, 5, 4, generator=torch.Generator().manual_seed(1))
+    big = upscale(x, 3)
+    assert big.shape == (2, 1, 15, 12) and big.min() >= 0 and big.max() <= 1
+    torch.testing.assert_close(upscale(torch.full((1, 4, 4), 0.7), 2), torch.full((1, 8, 8), 0.7))
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (torch.rand(3, 31, 24), ValueError, "modcrop"),
+    (torch.rand(3, 30, 24) * 255, ValueError, "[0, 1]"),
+    ((torch.rand(3, 30, 24) * 255).to(torch.uint8), TypeError, "float"),
+    (torch.rand(30, 24), ValueError, "(C, H, W)"),
+])
+def test_downscale_explains_bad_input(bad, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        downscale(bad, 3)
+    with pytest.raises(ValueError, match="positive int"):
+        downscale(torch.rand(3, 6, 6), 0)
+
+
+def test_modcrop_crops_to_a_multiple():
+    assert modcrop(torch.rand(3, 31, 25), 3).shape == (3, 30, 24)
+
+
+def test_random_patches_are_seeded_crops_of_the_images_flipped_or_rotated():
+    image = torch.rand(1, 20, 16, generator=torch.Generator().manual_seed(0))
+    a = random_patches([image], 6, 40, seed=2)
+    assert a.shape == (40, 1, 6, 6) and torch.equal(a, random_patches([image], 6, 40, seed=2))
+    assert not torch.equal(a, random_patches([image], 6, 40, seed=3))
+    crops = image.unfold(1, 6, 1).unfold(2, 6, 1).reshape(-1, 6, 6)  # every 6x6 crop
+    variants = torch.cat([torch.stack([c.rot90(k, (-2, -1)), c.rot90(k, (-2, -1)).flip(-1)])
+                          for c in crops for k in range(4)])
+    for patch in a[:, 0]:
+        assert (variants - patch).abs().flatten(1).amax(1).min() == 0
+    plain = random_patches([image], 6, 40, seed=2, augment=False)[:, 0]
+    for patch in plain:
+        assert (crops - patch).abs().flatten(1).amax(1).min() == 0
+    with pytest.raises(ValueError, match="at least 30x30"):
+        random_patches([image], 30, 2)

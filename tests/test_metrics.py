@@ -1,14 +1,17 @@
 """course_lib.metrics against numpy formulas, hand-computed cases and scikit-image."""
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
+from skimage.color import rgb2ycbcr, ycbcr2rgb
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from course_lib.data import sample_image
 from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, confusion_matrix,
-                                iou_per_class, mean_iou, pixel_accuracy, psnr, ssim)
+                                iou_per_class, mean_iou, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim,
+                                ssim_y, ycbcr_to_rgb)
 
 
 def _labels(seed, shape=(2, 9, 7), num_classes=4):
@@ -179,3 +182,49 @@ def test_ssim_batch_identity_and_gradient(pair):
 def test_image_metrics_reject_bad_inputs(pair, call, match):
     with pytest.raises(ValueError, match=match):
         call(pair[0])
+
+
+# --- super resolution's convention: Y of BT.601, border cropped --------------------------------------
+
+def test_ycbcr_matches_skimage_both_ways():
+    x = torch.rand(3, 9, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ycbcr = rgb_to_ycbcr(x)
+    np.testing.assert_allclose(ycbcr.permute(1, 2, 0).numpy() * 255, rgb2ycbcr(x.permute(1, 2, 0).numpy()), atol=1e-9)
+    np.testing.assert_allclose(ycbcr_to_rgb(ycbcr).numpy(), x.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ycbcr_to_rgb(ycbcr[None])[0].permute(1, 2, 0).numpy(),
+                               ycbcr2rgb(ycbcr.permute(1, 2, 0).numpy() * 255), atol=1e-9)
+    assert rgb_to_y(x[None]).shape == (1, 1, 9, 7)
+    # white and black are the ends of the studio range
+    torch.testing.assert_close(rgb_to_y(torch.ones(3, 1, 1)).flatten(), torch.tensor([235 / 255]))
+    torch.testing.assert_close(rgb_to_y(torch.zeros(3, 1, 1)).flatten(), torch.tensor([16 / 255]))
+
+
+def test_psnr_y_and_ssim_y_match_skimage_on_the_cropped_luminance():
+    clean = sample_image("astronaut", size=48).double()
+    noisy = (clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0),
+                                        dtype=torch.float64)).clamp(0, 1)
+    y_clean, y_noisy = (rgb2ycbcr(im.permute(1, 2, 0).numpy())[3:-3, 3:-3, 0] for im in (clean, noisy))
+    assert psnr_y(noisy, clean, border=3).item() == pytest.approx(
+        peak_signal_noise_ratio(y_clean, y_noisy, data_range=255), abs=1e-9)
+    assert ssim_y(noisy, clean, border=3).item() == pytest.approx(structural_similarity(
+        y_noisy, y_clean, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False), abs=1e-6)
+    assert psnr_y(noisy[None], clean[None], 3, reduction="none").shape == (1,)
+    assert psnr_y(noisy, clean).item() > psnr(noisy, clean).item()  # Y averages the colour errors
+
+
+@pytest.mark.parametrize("x, error, words", [
+    (torch.rand(1, 8, 8), ValueError, "grey"),
+    (torch.rand(3, 8, 8) * 2, ValueError, "[0, 1]"),
+    (torch.randint(0, 255, (3, 8, 8)), TypeError, "float"),
+])
+def test_rgb_to_y_explains_bad_input(x, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        rgb_to_y(x)
+
+
+def test_psnr_y_explains_a_border_too_wide_and_mismatched_shapes():
+    x = torch.rand(3, 8, 8)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        psnr_y(x, x, border=4)
+    with pytest.raises(ValueError, match="shape"):
+        psnr_y(x, x[:, :6], border=1)

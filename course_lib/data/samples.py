@@ -21,6 +21,12 @@ SKIMAGE_IMAGES = (
 )
 MATPLOTLIB_IMAGES = {"grace_hopper": "grace_hopper.jpg"}
 
+#: The fixed split of the sample images for the image-to-image notebooks (09-11): networks train on
+#: patches of ``TRAIN_IMAGES`` only, and every quality number is measured on ``HELD_OUT_IMAGES`` —
+#: three varied natural photographs (a grey outdoor scene, a colour portrait, a colour scene with sky).
+HELD_OUT_IMAGES = ("camera", "grace_hopper", "rocket")
+TRAIN_IMAGES = tuple(sorted({*SKIMAGE_IMAGES, *MATPLOTLIB_IMAGES} - set(HELD_OUT_IMAGES)))
+
 
 def sample_image_names() -> list[str]:
     """The names ``sample_image`` accepts, sorted."""

@@ -1,0 +1,57 @@
+"""Part III, "Other applications" (notebooks 09-11): the targets of course issue 13, measured.
+
+    .venv/bin/python benchmarks/applications.py              # full mode: the numbers the notebooks promise
+    COURSE_MODE=fast .venv/bin/python benchmarks/applications.py
+
+Super resolution (notebook 11): SRCNN and ESPCN trained with the notebook's recipe,
+``course_lib.models.srcnn.sr_recipe()``, on patches of ``TRAIN_IMAGES``; PSNR on Y (BT.601) with a
+3-pixel border cropped on ``HELD_OUT_IMAGES`` at x3. Targets: both networks beat bicubic by >= 1.0 dB,
+ESPCN is at least as accurate as SRCNN and >= 5x faster at the same output size (timed side by side
+in this one run, so the ratio holds on a loaded machine).
+"""
+import time
+
+import torch
+
+from course_lib import pick, setup
+from course_lib.models.espcn import ESPCN
+from course_lib.models.srcnn import SRCNN, Bicubic, compare_sr, sr_recipe, train_sr
+
+SR_GAIN_DB, SR_SPEEDUP = 1.0, 5.0
+
+
+def super_resolution() -> None:
+    recipe = sr_recipe()
+    models = {"bicubic": Bicubic(recipe.scale)}
+    for name, cls in (("SRCNN", SRCNN), ("ESPCN", ESPCN)):
+        torch.manual_seed(0)
+        models[name] = cls(recipe.scale)
+        start = time.perf_counter()
+        train_sr(models[name], recipe, plot=False)
+        print(f"{name}: {time.perf_counter() - start:.0f} s of training")
+    results = compare_sr(models, recipe.scale)
+    names = list(results["bicubic"]["psnr"])
+    print(f"\nSuper resolution x{recipe.scale}, PSNR on Y (dB, border {recipe.scale}), {recipe.n_patches} patches "
+          f"x {recipe.epochs} epochs, {torch.get_num_threads()} threads")
+    print(f"{'':>8} " + " ".join(f"{n:>13}" for n in names) + f" {'mean':>7} {'gain':>6} {'ms':>7}")
+    for model, r in results.items():
+        gain = r["mean"] - results["bicubic"]["mean"]
+        print(f"{model:>8} " + " ".join(f"{r['psnr'][n]:13.2f}" for n in names)
+              + f" {r['mean']:7.2f} {gain:+6.2f} {r['ms']:7.1f}")
+    gains = {m: results[m]["mean"] - results["bicubic"]["mean"] for m in ("SRCNN", "ESPCN")}
+    speedup = results["SRCNN"]["ms"] / results["ESPCN"]["ms"]
+    checks = [(f"SRCNN beats bicubic by {gains['SRCNN']:+.2f} dB", gains["SRCNN"] >= SR_GAIN_DB),
+              (f"ESPCN beats bicubic by {gains['ESPCN']:+.2f} dB", gains["ESPCN"] >= SR_GAIN_DB),
+              (f"ESPCN - SRCNN = {gains['ESPCN'] - gains['SRCNN']:+.2f} dB", gains["ESPCN"] >= gains["SRCNN"]),
+              (f"ESPCN {speedup:.1f}x faster than SRCNN (510x510 output)", speedup >= SR_SPEEDUP)]
+    for text, ok in checks:
+        print(f"  {text:<48} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
+
+
+def main():
+    setup()
+    super_resolution()
+
+
+if __name__ == "__main__":
+    main()

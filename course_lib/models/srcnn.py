@@ -1,0 +1,161 @@
+"""SRCNN: Dong, Loy, He, Tang, "Learning a Deep Convolutional Network for Image Super-Resolution",
+ECCV 2014 — and what notebook 11 shares between its super-resolution networks.
+
+    model = SRCNN(scale=3)                      # low-resolution Y (N, 1, h, w) -> Y (N, 1, 3h, 3w)
+    history = train_sr(model, sr_recipe())      # patches of TRAIN_IMAGES, MSE on Y
+    evaluate_sr(model, 3)                       # PSNR on Y, border 3, per HELD_OUT_IMAGES image
+    rgb = super_resolve(model, low_res_rgb)     # Y by the network, Cb and Cr by bicubic
+
+All three networks of the notebook (:class:`Bicubic`, :class:`SRCNN`, ``espcn.ESPCN``) take the
+low-resolution luminance and return the high-resolution one, so that they train, evaluate and are
+timed alike — SRCNN's time includes its bicubic upscaling.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.config import pick
+from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
+from course_lib.data.degrade import downscale, modcrop, random_patches
+from course_lib.metrics import psnr_y, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from course_lib.profiling import latency
+from course_lib.train import fit
+from course_lib.validate import check_int, check_module
+
+__all__ = ["Bicubic", "SRCNN", "SRRecipe", "sr_recipe", "sr_training_data", "train_sr", "held_out_pairs",
+           "evaluate_sr", "super_resolve", "compare_sr"]
+
+
+def _check_scale(scale) -> int:
+    return check_int("scale", scale, 2, expected="an int >= 2 (the upscaling factor)")
+
+
+class Bicubic(nn.Module):
+    """The baseline: bicubic interpolation by ``scale`` (no parameters)."""
+
+    def __init__(self, scale: int = 3):
+        super().__init__()
+        self.scale = _check_scale(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+
+
+class SRCNN(nn.Module):
+    """SRCNN §3.1-3.3, the 9-1-5 network: on the bicubic-upscaled image Y, ``patch_extraction``
+    (f1 = 9, n1 = 64 maps, ReLU), ``non_linear_mapping`` (f2 = 1, n2 = 32, ReLU) and
+    ``reconstruction`` (f3 = 5, one map).
+
+    Two changes from the paper, both usual since: zero padding keeps the output the size of the
+    input (the paper loses 12 border pixels), and with ``residual=True`` the network predicts only
+    the correction to bicubic (Kim et al., VDSR, CVPR 2016), which trains much faster.
+    """
+
+    def __init__(self, scale: int = 3, channels: int = 1, n1: int = 64, n2: int = 32,
+                 f1: int = 9, f2: int = 1, f3: int = 5, residual: bool = True):
+        super().__init__()
+        self.bicubic = Bicubic(scale)
+        self.scale, self.residual = self.bicubic.scale, residual
+        self.patch_extraction = nn.Conv2d(channels, n1, f1, padding=f1 // 2)
+        self.non_linear_mapping = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
+        self.reconstruction = nn.Conv2d(n2, channels, f3, padding=f3 // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        upscaled = self.bicubic(x)
+        y = F.relu(self.patch_extraction(upscaled))
+        y = F.relu(self.non_linear_mapping(y))
+        y = self.reconstruction(y)
+        return upscaled + y if self.residual else y
+
+
+@dataclass(frozen=True)
+class SRRecipe:
+    """How notebook 11 trains SRCNN and ESPCN (``benchmarks/applications.py`` runs the same):
+    ``n_patches`` random ``patch x patch`` crops of :data:`TRAIN_IMAGES` (flipped and rotated), the
+    luminance of their bicubic ``scale``-times downscaled copies as input, MSE on Y as loss (both
+    papers), Adam with a one-cycle learning rate up to ``max_lr`` for ``epochs`` passes."""
+
+    n_patches: int
+    epochs: int
+    scale: int = 3
+    patch: int = 96
+    batch_size: int = 32
+    max_lr: float = 3e-3
+    seed: int = 0
+
+
+def sr_recipe() -> SRRecipe:
+    """The mode's recipe: in full mode 4096 patches of 96 x 96 for 10 epochs, in fast mode 256 for one
+    epoch (``benchmarks/applications.py`` measures the full one against the targets)."""
+    return pick(fast=SRRecipe(n_patches=256, epochs=1), full=SRRecipe(n_patches=4096, epochs=10))
+
+
+def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
+    """(low-resolution Y, high-resolution Y) pairs: ``(N, 1, p/s, p/s)`` and ``(N, 1, p, p)``."""
+    images = [sample_image(name) for name in TRAIN_IMAGES]
+    high = random_patches(images, recipe.patch, recipe.n_patches, seed=recipe.seed)
+    return torch.utils.data.TensorDataset(rgb_to_y(downscale(high, recipe.scale)), rgb_to_y(high))
+
+
+def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool | None = None) -> dict:
+    """Train ``model`` (low-resolution Y to high-resolution Y) with ``recipe``; the history of ``fit``."""
+    check_module(model)
+    loader = torch.utils.data.DataLoader(sr_training_data(recipe), batch_size=recipe.batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(recipe.seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.max_lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
+                                                    steps_per_epoch=len(loader))
+    return fit(model, loss_fn, loader, epochs=recipe.epochs, optimizer=optimizer, scheduler=scheduler, plot=plot)
+
+
+def held_out_pairs(scale: int = 3) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{name: (low_res, high_res)}`` RGB ``(3, h, w)`` / ``(3, s h, s w)`` for :data:`HELD_OUT_IMAGES`:
+    the image cropped to a multiple of ``scale`` and its :func:`downscale`."""
+    scale = _check_scale(scale)
+    pairs = {}
+    for name in HELD_OUT_IMAGES:
+        high = modcrop(sample_image(name), scale)
+        pairs[name] = (downscale(high, scale), high)
+    return pairs
+
+
+@torch.no_grad()
+def super_resolve(model: nn.Module, low_res: torch.Tensor) -> torch.Tensor:
+    """Upscale an RGB ``(3, h, w)`` or ``(N, 3, h, w)`` image in [0, 1]: the network on Y, bicubic on
+    Cb and Cr (SRCNN §4.4.1, ESPCN §3.1), clipped to [0, 1]."""
+    check_module(model)
+    ycbcr = rgb_to_ycbcr(low_res)
+    batch = ycbcr if ycbcr.ndim == 4 else ycbcr[None]
+    was_training = model.training
+    y = model.eval()(batch[:, :1])
+    model.train(was_training)
+    chroma = F.interpolate(batch[:, 1:], size=y.shape[-2:], mode="bicubic", align_corners=False)
+    rgb = ycbcr_to_rgb(torch.cat([y, chroma], 1)).clamp(0, 1)
+    return rgb if ycbcr.ndim == 4 else rgb[0]
+
+
+def evaluate_sr(model: nn.Module, scale: int = 3) -> dict[str, float]:
+    """PSNR on Y in dB with a ``scale``-pixel border cropped, per held-out image (:func:`held_out_pairs`)."""
+    return {name: psnr_y(super_resolve(model, low), high, border=scale).item()
+            for name, (low, high) in held_out_pairs(scale).items()}
+
+
+def compare_sr(models: dict[str, nn.Module], scale: int = 3, output_size: int = 510, repeats: int = 5) -> dict:
+    """Accuracy and speed side by side: for each named model the held-out PSNR on Y
+    (:func:`evaluate_sr`: ``"psnr"`` per image and ``"mean"``) and ``"ms"``, the median time of one
+    ``output_size x output_size`` luminance output (from a random low-resolution input), all timed in
+    this one call so that their ratios hold on a loaded machine."""
+    size = check_int("output_size", output_size, scale, expected=f"an int >= {scale}")
+    if size % scale:
+        raise ValueError(f"output_size {size} is not a multiple of scale {scale}")
+    low = torch.rand(1, 1, size // scale, size // scale, generator=torch.Generator().manual_seed(0))
+    results = {}
+    for name, model in models.items():
+        per_image = evaluate_sr(model, scale)
+        results[name] = dict(psnr=per_image, mean=sum(per_image.values()) / len(per_image),
+                             ms=1000 * latency(model, low, repeats=repeats))
+    return results

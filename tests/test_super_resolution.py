@@ -1,0 +1,96 @@
+"""SRCNN and ESPCN (course_lib.models.srcnn, .espcn): shapes, the papers' sizes, pixel shuffle against
+nn.PixelShuffle, ICNR as nearest-neighbour upsampling at initialisation, the colour pipeline."""
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.data.degrade import upscale
+from course_lib.metrics import rgb_to_ycbcr, ycbcr_to_rgb
+from course_lib.models.espcn import ESPCN, icnr, pixel_shuffle
+from course_lib.models.srcnn import (SRCNN, Bicubic, SRRecipe, compare_sr, evaluate_sr, held_out_pairs, sr_training_data,
+                                    super_resolve)
+
+
+@pytest.mark.parametrize("scale, channels", [(2, 1), (3, 2), (4, 3)])
+def test_pixel_shuffle_equals_nn_pixel_shuffle_and_the_formula(scale, channels):
+    x = torch.randn(2, channels * scale**2, 5, 4, generator=torch.Generator().manual_seed(scale))
+    out = pixel_shuffle(x, scale)
+    torch.testing.assert_close(out, nn.PixelShuffle(scale)(x), rtol=0, atol=0)
+    c, i, j, yy, xx = channels - 1, scale - 1, 0, 3, 2  # Eq. 4: out[c, r y + i, r x + j] = x[c r² + r i + j, y, x]
+    assert out[1, c, scale * yy + i, scale * xx + j] == x[1, c * scale**2 + scale * i + j, yy, xx]
+
+
+def test_pixel_shuffle_explains_bad_input():
+    with pytest.raises(ValueError, match="multiple of scale"):
+        pixel_shuffle(torch.rand(1, 8, 3, 3), 3)
+    with pytest.raises(ValueError, match=re.escape("(N, C*r*r, h, w)")):
+        pixel_shuffle(torch.rand(9, 3, 3), 3)
+
+
+def test_icnr_starts_as_nearest_neighbour_upsampling_without_checkerboard():
+    torch.manual_seed(0)
+    kernel = torch.randn(2, 4, 3, 3)
+    weight = icnr(kernel, 3)
+    assert weight.shape == (18, 4, 3, 3)
+    x = torch.randn(1, 4, 6, 5)
+    torch.testing.assert_close(pixel_shuffle(F.conv2d(x, weight, padding=1), 3),
+                               F.interpolate(F.conv2d(x, kernel, padding=1), scale_factor=3, mode="nearest"))
+    low = torch.rand(1, 1, 8, 8)
+    icnr_out, default_out = ESPCN(3, residual=False)(low), ESPCN(3, init="default", residual=False)(low)
+    # within each 3x3 block the sub-pixels are equal with ICNR, and differ (a checkerboard) without it
+    def spread(y):
+        return F.pixel_unshuffle(y, 3).std(1).mean().item()
+    assert spread(icnr_out) < 1e-6 < 1e-3 < spread(default_out)
+
+
+def test_the_networks_have_the_papers_sizes_and_output_shapes():
+    srcnn, espcn = SRCNN(3), ESPCN(3)
+    weights = sum(p.numel() for name, p in srcnn.named_parameters() if name.endswith("weight"))
+    assert weights == 8032  # SRCNN §4.1: "a total of 8,032 parameters" (9-1-5, 64/32 maps, without biases)
+    x = torch.rand(2, 1, 7, 5)
+    assert srcnn(x).shape == espcn(x).shape == Bicubic(3)(x).shape == (2, 1, 21, 15)
+    with pytest.raises(ValueError, match="init"):
+        ESPCN(3, init="zeros")
+    with pytest.raises(ValueError, match="scale"):
+        SRCNN(1)
+
+
+def test_residual_srcnn_starts_near_bicubic_and_bicubic_is_upscale():
+    x = torch.rand(1, 1, 8, 8)
+    torch.testing.assert_close(Bicubic(3)(x).clamp(0, 1), upscale(x, 3))
+    srcnn = SRCNN(3)
+    nn.init.zeros_(srcnn.reconstruction.weight), nn.init.zeros_(srcnn.reconstruction.bias)
+    torch.testing.assert_close(srcnn(x), Bicubic(3)(x))
+
+
+def test_super_resolve_keeps_bicubic_colour_and_the_networks_luminance():
+    low, high = held_out_pairs(3)["rocket"]
+    out = super_resolve(Bicubic(3), low)
+    assert out.shape == high.shape and out.min() >= 0 and out.max() <= 1
+    expected = ycbcr_to_rgb(F.interpolate(rgb_to_ycbcr(low)[None], scale_factor=3, mode="bicubic")[0]).clamp(0, 1)
+    torch.testing.assert_close(out, expected)
+
+
+def test_training_pairs_are_luminance_at_two_resolutions():
+    low, high = sr_training_data(SRRecipe(n_patches=4, epochs=1))[:]
+    assert low.shape == (4, 1, 32, 32) and high.shape == (4, 1, 96, 96)
+    assert 16 / 255 - 1e-6 <= high.min() and high.max() <= 235 / 255 + 1e-6
+
+
+def test_residual_espcn_starts_from_bicubic_when_its_correction_is_zero():
+    espcn = ESPCN(3)
+    nn.init.zeros_(espcn.sub_pixel.weight), nn.init.zeros_(espcn.sub_pixel.bias)
+    x = torch.rand(1, 1, 6, 6)
+    torch.testing.assert_close(espcn(x), Bicubic(3)(x))
+
+
+def test_compare_sr_reports_held_out_psnr_and_time_per_model():
+    results = compare_sr({"bicubic": Bicubic(3)}, 3, output_size=30, repeats=1)
+    expected = evaluate_sr(Bicubic(3), 3)
+    assert results["bicubic"]["psnr"] == expected and results["bicubic"]["ms"] > 0
+    assert results["bicubic"]["mean"] == pytest.approx(sum(expected.values()) / len(expected))
+    with pytest.raises(ValueError, match="multiple of scale"):
+        compare_sr({"bicubic": Bicubic(3)}, 3, output_size=31)
