@@ -10,21 +10,16 @@ at 128 px, batch 1, on the CPU; RoIAlign beats RoIPool at every stride, by more 
 The ResNet-50-FPN Mask R-CNN (random weights) is timed at its default 800 px in the same run.
 """
 import time
-from collections import defaultdict
 
 import torch
 from torchvision.models.detection import maskrcnn_resnet50_fpn
 
 from course_lib import pick, setup
 from course_lib.data import ShapesDataset, sample_image
-from course_lib.models.mask_rcnn import (POOLINGS, instance_ap, mask_head_ablation, mask_rcnn_recipe,
-                                         stage_seconds, train_small_mask_rcnn)
+from course_lib.models.mask_rcnn import (POOLINGS, ablation_summary, instance_ap, mask_head_ablation,
+                                         mask_rcnn_recipe, stage_seconds, train_small_mask_rcnn)
 
 TARGETS = {"mask AP": 0.60, "mask AP50": 0.90, "images/s": 25.0}
-
-
-def _mean(rows, key):
-    return sum(row[key] for row in rows) / len(rows)
 
 
 def main():
@@ -61,18 +56,14 @@ def main():
           f"small: {rate:.0f} images/s (>= {TARGETS['images/s']}: {verdict(rate >= TARGETS['images/s'])}); "
           f"R50-FPN is {sum(big.values()) / sum(small.values()):.0f}x slower; paper: 195 ms on a 2017 GPU")
 
-    grouped = defaultdict(list)
-    for row in ablation:
-        grouped[row["stride"], row["pooling"], row["mask_loss"]].append(row)
     print(f"\nmask head alone on ground-truth boxes, {recipe.ablation_steps} steps, seeds {recipe.ablation_seeds}: "
-          "mean mask IoU / share with IoU >= 0.75 (mean over seeds; per seed in brackets)")
-    for key, rows in grouped.items():
-        per_seed = ", ".join(f"{r['mean_iou']:.3f}" for r in rows)
-        print(f"stride {key[0]:>2} {key[1]:>8} {key[2]:>7}: {_mean(rows, 'mean_iou'):.3f} / "
-              f"{_mean(rows, 'iou75'):.3f}   [{per_seed}]")
-    gaps = {s: _mean(grouped[s, "RoIAlign", "sigmoid"], "mean_iou") - _mean(grouped[s, "RoIPool", "sigmoid"], "mean_iou")
-            for s in recipe.strides}
-    print("RoIAlign - RoIPool, mean IoU: " + ", ".join(f"stride {s}: {g:+.3f}" for s, g in gaps.items()))
+          "mean over seeds ± sample std")
+    summaries = {key: ablation_summary(ablation, key) for key in ("mean_iou", "iou75")}
+    print(f"{'stride':>6} {'pooling':>18} {'mask loss':>9} {'mean IoU':>15} {'IoU >= 0.75':>15}")
+    for (stride, pooling, loss), iou in summaries["mean_iou"].items():
+        share = summaries["iou75"][stride, pooling, loss]
+        print(f"{stride:>6} {pooling:>18} {loss:>9} {iou['mean']:+8.3f} ± {iou['std']:.3f} "
+              f"{share['mean']:+8.3f} ± {share['std']:.3f}")
 
 
 if __name__ == "__main__":

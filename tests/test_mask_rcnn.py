@@ -8,7 +8,7 @@ from torchvision.ops.poolers import LevelMapper
 
 from course_lib.data import ShapesDataset
 from course_lib.metrics import coco_average_precision
-from course_lib.models.mask_rcnn import (MaskHeadOnly, TrainingLosses, evaluate_mask_head, fpn_level, mask_loss,
+from course_lib.models.mask_rcnn import (MaskHeadOnly, TrainingLosses, ablation_summary, evaluate_mask_head, fpn_level, mask_loss,
                                          mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn,
                                          total_loss, train_mask_head)
 from course_lib.metrics import mean_average_precision
@@ -140,6 +140,18 @@ def test_mask_head_ablation_runs(shapes, stride, pooling, loss):
     assert len(losses) == 2 and all(l > 0 for l in losses)
     result = evaluate_mask_head(model, shapes)
     assert set(result) == {"mean_iou", "iou75"} and 0 <= result["iou75"] <= result["mean_iou"] + 1
+
+
+def test_ablation_summary_is_mean_and_sample_std_over_seeds_with_paired_gaps():
+    rows = [dict(stride=8, pooling=pooling, mask_loss="sigmoid", seed=seed, mean_iou=value)
+            for pooling, values in (("RoIAlign", (0.7, 0.8, 0.9)), ("RoIPool", (0.6, 0.8, 0.7)))
+            for seed, value in enumerate(values)]
+    rows.append(dict(stride=8, pooling="RoIAlign", mask_loss="softmax", seed=0, mean_iou=0.2))
+    summary = ablation_summary(rows)
+    assert summary[8, "RoIAlign", "sigmoid"] == pytest.approx({"mean": 0.8, "std": 0.1, "n": 3})
+    assert summary[8, "RoIAlign - RoIPool", "sigmoid"] == pytest.approx({"mean": 0.1, "std": 0.1, "n": 3})  # 0.1, 0, 0.2
+    assert summary[8, "RoIAlign", "softmax"] == {"mean": 0.2, "std": 0.0, "n": 1}
+    assert (8, "RoIAlign - RoIPool", "softmax") not in summary
 
 
 def test_mask_head_refuses_bad_settings():

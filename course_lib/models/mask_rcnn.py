@@ -49,7 +49,7 @@ from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
-           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head", "MaskRCNNRecipe", "mask_rcnn_recipe",
+           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head", "ablation_summary", "MaskRCNNRecipe", "mask_rcnn_recipe",
            "train_small_mask_rcnn", "predict_instances", "instance_ap", "mask_head_ablation", "stage_seconds"]
 
 ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
@@ -356,7 +356,7 @@ def mask_rcnn_recipe() -> MaskRCNNRecipe:
     return pick(fast=MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15,
                                     ablation_seeds=(0,)),
                 full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=7, ablation_steps=150,
-                                    ablation_seeds=(0, 1)))
+                                    ablation_seeds=(0, 1, 2)))
 
 
 def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None):
@@ -409,6 +409,24 @@ def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
             rows.append(dict(stride=stride, pooling=pooling, mask_loss=loss, seed=seed,
                              **evaluate_mask_head(model, val_set)))
     return rows
+
+
+
+def ablation_summary(rows: list[dict], key: str = "mean_iou") -> dict[tuple, dict[str, float]]:
+    """The rows of :func:`mask_head_ablation` grouped by ``(stride, pooling, mask_loss)``: the mean of
+    ``key`` over the seeds, its sample standard deviation (0 for one seed) and the runs' count.
+    Also, under ``(stride, "RoIAlign - RoIPool", mask_loss)`` where both poolings ran with the same
+    seeds: the same statistics of the per-seed difference (paired by seed)."""
+    groups: dict[tuple, dict[int, float]] = {}
+    for row in rows:
+        groups.setdefault((row["stride"], row["pooling"], row["mask_loss"]), {})[row["seed"]] = row[key]
+    for (stride, pooling, loss), align in list(groups.items()):
+        pool = groups.get((stride, "RoIPool", loss))
+        if pooling == "RoIAlign" and pool is not None and pool.keys() == align.keys():
+            groups[stride, "RoIAlign - RoIPool", loss] = {seed: align[seed] - pool[seed] for seed in align}
+    return {group: {"mean": statistics.fmean(values.values()),
+                    "std": statistics.stdev(values.values()) if len(values) > 1 else 0.0, "n": len(values)}
+            for group, values in groups.items()}
 
 
 @torch.inference_mode()
