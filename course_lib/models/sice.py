@@ -21,7 +21,7 @@ The paper's three ideas, as the slide names them:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from course_lib.validate import check_float_batch, check_int, check_module
 
 __all__ = ["guided_filter", "frequency_split", "on_luminance", "BASELINES", "SICE", "OneStage",
            "one_stage_like", "EnhanceRecipe", "enhance_recipe", "fused_reference", "held_out_pairs",
-           "enhancement_training_data", "sice_loss", "train_enhancer", "enhance", "evaluate_enhancers"]
+           "enhancement_training_data", "sice_loss", "train_enhancer", "train_networks", "enhance", "evaluate_enhancers"]
 
 #: Y of BT.601 studio swing (``metrics.rgb_to_y``) spans [16, 235] / 255; baselines work on [0, 1].
 _Y_LOW, _Y_HIGH = 16 / 255, 235 / 255
@@ -288,6 +288,17 @@ def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = 
                                                     steps_per_epoch=len(loader))
     return fit(model, lambda out, ref: sice_loss(out, ref, recipe.detail_weight), loader, epochs=recipe.epochs,
                optimizer=optimizer, scheduler=scheduler, plot=plot)
+
+
+def train_networks(recipe: EnhanceRecipe, seed: int = 0, plot: bool | None = False) -> dict[str, tuple[nn.Module, dict]]:
+    """``{"SICE": (model, history), "one-stage": (model, history)}``: the two-stage network of width
+    ``recipe.width`` and its same-size control (:func:`one_stage_like`), initialised from ``seed`` and
+    trained on the data of ``recipe`` with ``seed`` (the spread over seeds tells a real effect from luck)."""
+    recipe = replace(recipe, seed=check_int("seed", seed, 0))
+    torch.manual_seed(seed)
+    two_stage = SICE(recipe.width)
+    networks = {"SICE": two_stage, "one-stage": one_stage_like(two_stage)}
+    return {name: (model, train_enhancer(model, recipe, plot=plot)) for name, model in networks.items()}
 
 
 @torch.no_grad()
