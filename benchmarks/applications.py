@@ -8,12 +8,20 @@ Super resolution (notebook 11): SRCNN and ESPCN trained with the notebook's reci
 3-pixel border cropped on ``HELD_OUT_IMAGES`` at x3. Targets: both networks beat bicubic by >= 1.0 dB,
 ESPCN is at least as accurate as SRCNN and >= 5x faster at the same output size (timed side by side
 in this one run, so the ratio holds on a loaded machine).
+
+Image enhancement (notebook 09): the two-stage SICE network and its same-size one-stage control trained
+with ``course_lib.models.sice.enhance_recipe()`` for each of ``ENHANCE_SEEDS``, and the baselines (gamma,
+HE, CLAHE), on the under- and over-exposed frames of ``HELD_OUT_IMAGES`` against their exposure fusion.
+Targets: the CNN beats HE and CLAHE on PSNR and SSIM; the two-stage network has the lower detail-layer
+error (mean over seeds, with the spread).
 """
+import statistics
 import time
 
 import torch
 
 from course_lib import pick, setup
+from course_lib.models.sice import BASELINES, enhance, enhance_recipe, evaluate_enhancers, held_out_pairs, train_networks
 from course_lib.models.espcn import ESPCN
 from course_lib.models.srcnn import SRCNN, Bicubic, compare_sr, sr_recipe, train_sr
 
@@ -48,8 +56,45 @@ def super_resolution() -> None:
         print(f"  {text:<48} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 
 
+ENHANCE_SEEDS = (0, 1, 2)
+
+
+def image_enhancement() -> None:
+    recipe = enhance_recipe()
+    pairs = held_out_pairs(recipe)
+    results = evaluate_enhancers({"input": lambda x: x, **BASELINES}, pairs)
+    per_seed = {"SICE": [], "one-stage": []}
+    for seed in ENHANCE_SEEDS:
+        start = time.perf_counter()
+        for name, (model, _) in train_networks(recipe, seed).items():
+            per_seed[name].append(evaluate_enhancers({name: lambda x, m=model: enhance(m, x)}, pairs)[name])
+        print(f"seed {seed}: {time.perf_counter() - start:.0f} s of training (both networks)")
+    for name, runs in per_seed.items():
+        results[name] = {key: statistics.mean(run[key] for run in runs) for key in runs[0]}
+    keys = list(results["input"])
+    print(f"\nImage enhancement, held-out frames at {recipe.under:+} EV (under) and {recipe.over:+} EV (over) against "
+          f"their exposure fusion; networks: mean of seeds {ENHANCE_SEEDS}; detail: MAE x 255")
+    print(f"{'':>10} " + " ".join(f"{k:>13}" for k in keys))
+    for method, r in results.items():
+        print(f"{method:>10} " + " ".join(f"{r[k]:13.3f}" for k in keys))
+    detail = {name: [statistics.mean((run["detail_under"], run["detail_over"])) for run in runs]
+              for name, runs in per_seed.items()}
+    for name, values in detail.items():
+        print(f"{name:>10} detail error per seed: " + ", ".join(f"{v:.3f}" for v in values)
+              + f" (mean {statistics.mean(values):.3f} ± {statistics.stdev(values):.3f})")
+    cnn = results["SICE"]
+    checks = [(f"CNN beats {b} on {m} ({kind})", cnn[f"{m}_{kind}"] > results[b][f"{m}_{kind}"])
+              for b in ("HE", "CLAHE") for m in ("psnr", "ssim") for kind in ("under", "over")]
+    gap = statistics.mean(detail["one-stage"]) - statistics.mean(detail["SICE"])
+    spread = max(statistics.stdev(detail["SICE"]), statistics.stdev(detail["one-stage"]))
+    checks.append((f"two-stage detail error lower by {gap:+.3f} (spread {spread:.3f})", gap > spread))
+    for text, ok in checks:
+        print(f"  {text:<52} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
+
+
 def main():
     setup()
+    image_enhancement()
     super_resolution()
 
 

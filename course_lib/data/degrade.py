@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from course_lib.validate import check_int
 
-__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "upscale", "random_patches"]
+__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "upscale", "random_patches", "check_image_range"]
 
 
 def low_light(images: torch.Tensor, gain=0.25, gamma=1.5, noise_std=0.03, seed: int = 0) -> torch.Tensor:
@@ -39,7 +39,7 @@ def random_low_light(images: torch.Tensor, seed: int, clean_fraction: float = 0.
     return torch.where(torch.rand(len(images), 1, 1, 1, generator=generator) < clean_fraction, images, dark)
 
 
-def _check_images(images, where: str) -> None:
+def check_image_range(images, where: str) -> None:
     """``images`` must be a float ``(C, H, W)`` or ``(N, C, H, W)`` tensor with values in [0, 1]."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{where}: images must be a torch.Tensor, got {type(images).__name__}")
@@ -69,7 +69,7 @@ def downscale(images: torch.Tensor, factor: int) -> torch.Tensor:
     ``images``: float ``(C, H, W)`` or ``(N, C, H, W)`` in [0, 1] whose height and width ``factor``
     divides (crop with :func:`modcrop` first).
     """
-    _check_images(images, "downscale")
+    check_image_range(images, "downscale")
     factor = check_int("factor", factor, 1, expected="a positive int (the scale)")
     h, w = images.shape[-2:]
     if h % factor or w % factor:
@@ -84,7 +84,7 @@ def downscale(images: torch.Tensor, factor: int) -> torch.Tensor:
 def upscale(images: torch.Tensor, factor: int) -> torch.Tensor:
     """Bicubic upscaling by ``factor``, clipped to [0, 1]: the baseline of super resolution and the
     input of SRCNN (Dong et al. 2014, §3.1: "upscale it to the desired size using bicubic")."""
-    _check_images(images, "upscale")
+    check_image_range(images, "upscale")
     factor = check_int("factor", factor, 1, expected="a positive int (the scale)")
     batch = images if images.ndim == 4 else images[None]
     big = F.interpolate(batch, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
@@ -103,7 +103,7 @@ def random_patches(images, size: int, count: int, seed: int = 0, augment: bool =
     if not isinstance(images, (list, tuple)) or not images:
         raise TypeError("random_patches: images must be a non-empty list of (C, H, W) tensors or an (N, C, H, W) batch")
     for image in images:
-        _check_images(image, "random_patches")
+        check_image_range(image, "random_patches")
         if image.ndim != 3 or min(image.shape[-2:]) < size or image.shape[0] != images[0].shape[0]:
             raise ValueError(f"random_patches: every image must be (C, H, W) with the same C and at least "
                              f"{size}x{size}, got {tuple(image.shape)}")
