@@ -3,7 +3,7 @@ Separation with Perceptual Losses", CVPR 2018, §4 (notebook 10).
 
     blend, background, reflection = synthesize_blend(b, r, sigma=3.0)   # one deterministic blend
     train = reflection_training_pairs(512, size=64, seed=0)              # patches of TRAIN_IMAGES
-    held_out = held_out_blends(size=192)                                 # HELD_OUT_IMAGES only
+    held_out = held_out_blends(size=256)                                 # HELD_OUT_IMAGES only
 
 A photo through glass is the sum, in linear light, of the background behind the glass (B, in focus)
 and a reflection (R, out of focus because the camera focuses on the background). The recipe: undo
@@ -114,7 +114,7 @@ def reflection_training_pairs(count: int, size: int = 64, seed: int = 0):
     return random_blends(backgrounds, reflections, seed=seed + 2)
 
 
-def held_out_blends(size: int = 192, seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def held_out_blends(size: int = 256, seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``{"camera + rocket": (blend, background, reflection_layer), ...}``: every ordered pair of two
     different :data:`HELD_OUT_IMAGES` (background first), each the central ``size x size`` crop of the
     image at its own resolution (like the training patches), blended by :func:`random_blends` from

@@ -164,13 +164,13 @@ class ReflectionRecipe:
     max_lr: float = 2e-3
     width: int = 24
     exclusion_weight: float = 0.1
-    held_out_size: int = 192
+    held_out_size: int = 256
     seed: int = 0
 
 
 def reflection_recipe() -> ReflectionRecipe:
     """The mode's recipe: in full mode 1536 blends for 6 epochs, in fast mode 128 for one."""
-    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=96),
+    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=128),
                 full=ReflectionRecipe(n_patches=1536, epochs=6))
 
 
@@ -214,7 +214,7 @@ def separate(model: nn.Module, blends: torch.Tensor) -> tuple[torch.Tensor, torc
     return out[:, :3], out[:, 3:]
 
 
-def evaluate_separation(model: nn.Module, size: int = 192, seed: int = 0) -> dict[str, float]:
+def evaluate_separation(model: nn.Module, size: int = 256, seed: int = 0) -> dict[str, float]:
     """On :func:`~course_lib.data.reflection.held_out_blends`: mean PSNR and SSIM of the predicted B
     against the true background (``"psnr"``, ``"ssim"``) and the mean :func:`gradient_correlation` of
     the predicted B and R (``"correlation"``)."""
