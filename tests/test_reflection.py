@@ -2,6 +2,7 @@
 against a hand computation, the exclusion loss against Eq. 4-5 worked by hand, the gradient
 correlation against numpy, the baseline and the network's shapes, bad input."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -120,7 +121,7 @@ def test_separation_net_shapes_receptive_field_and_bad_input():
     dilations = [m.dilation[0] for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert dilations == [1, 2, 4, 8, 1, 1]
     for bad, error, words in BAD_IMAGE_BATCHES:
-        with pytest.raises(error, match=__import__("re").escape(words)):
+        with pytest.raises(error, match=re.escape(words)):
             net(bad)
 
 
