@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/applications.py              # full mode: the numbers the notebooks promise
     COURSE_MODE=fast .venv/bin/python benchmarks/applications.py
+    .venv/bin/python benchmarks/applications.py reflection_removal   # one of them
 
 Super resolution (notebook 11): SRCNN and ESPCN trained with the notebook's recipe,
 ``course_lib.models.srcnn.sr_recipe()``, on patches of ``TRAIN_IMAGES``; PSNR on Y (BT.601) with a
@@ -14,15 +15,27 @@ with ``course_lib.models.sice.enhance_recipe()`` for each of ``ENHANCE_SEEDS``, 
 HE, CLAHE), on the under- and over-exposed frames of ``HELD_OUT_IMAGES`` against their exposure fusion.
 Targets: the CNN beats HE and CLAHE on PSNR and SSIM; the two-stage network has the lower detail-layer
 error (mean over seeds, with the spread).
+
+Reflection removal (notebook 10): ``SeparationNet`` trained with the notebook's recipe,
+``course_lib.models.reflection.reflection_recipe()``, on blends of patches of ``TRAIN_IMAGES``, with L1
+and with L1 + exclusion loss, for two seeds; PSNR/SSIM of B and the gradient correlation of the
+predicted B and R on the held-out blends. Targets: the network beats the smoothness prior on PSNR and
+SSIM of B; the exclusion loss lowers the gradient correlation and does not lower PSNR of B (by more
+than the spread over seeds).
 """
 import statistics
+import sys
 import time
+from dataclasses import replace
 
 import torch
 
 from course_lib import pick, setup
-from course_lib.models.sice import BASELINES, enhance, enhance_recipe, evaluate_enhancers, held_out_pairs, train_networks
+from course_lib.data.reflection import reflection_training_pairs
 from course_lib.models.espcn import ESPCN
+from course_lib.models.reflection import (SeparationNet, evaluate_separation, fit_smoothness_prior, reflection_recipe,
+                                          separation_loss, train_separation)
+from course_lib.models.sice import BASELINES, enhance, enhance_recipe, evaluate_enhancers, held_out_pairs, train_networks
 from course_lib.models.srcnn import SRCNN, Bicubic, compare_sr, sr_recipe, train_sr
 
 SR_GAIN_DB, SR_SPEEDUP = 1.0, 5.0
@@ -92,11 +105,50 @@ def image_enhancement() -> None:
         print(f"  {text:<52} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 
 
-def main():
+def reflection_removal(seeds=(0, 1)) -> None:
+    recipe = reflection_recipe()
+    blends, backgrounds, _ = reflection_training_pairs(256, recipe.patch, seed=100)
+    prior = fit_smoothness_prior(blends, backgrounds)
+    rows = {f"smoothness prior (sigma {prior.sigma:g}, share {prior.share:g})": [evaluate_separation(prior, recipe.held_out_size)]}
+    for name, weight in (("L1", 0.0), (f"L1 + {recipe.exclusion_weight:g} exclusion", recipe.exclusion_weight)):
+        rows[name] = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = SeparationNet(recipe.width)
+            start = time.perf_counter()
+            train_separation(model, replace(recipe, seed=seed), separation_loss(weight), plot=False)
+            rows[name].append(evaluate_separation(model, recipe.held_out_size))
+            print(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s of training, {rows[name][-1]}")
+    print(f"\nReflection removal, {len(seeds)} seeds, {recipe.n_patches} blends x {recipe.epochs} epochs, "
+          f"{torch.get_num_threads()} threads; held-out blends, mean (spread = max - min over seeds)")
+    print(f"{'':>40} {'PSNR of B':>14} {'SSIM of B':>14} {'grad. corr.':>14}")
+    summary = {}
+    for name, runs in rows.items():
+        summary[name] = {key: (sum(r[key] for r in runs) / len(runs),
+                               max(r[key] for r in runs) - min(r[key] for r in runs)) for key in runs[0]}
+        print(f"{name:>40} " + " ".join(f"{m:8.3f} ±{s:5.3f}" for m, s in summary[name].values()))
+    base, l1, excl = summary.values()
+    spread = max(l1["psnr"][1], excl["psnr"][1])
+    checks = [(f"L1 net beats the prior: PSNR {l1['psnr'][0] - base['psnr'][0]:+.2f} dB, "
+               f"SSIM {l1['ssim'][0] - base['ssim'][0]:+.3f}", l1["psnr"][0] > base["psnr"][0] and l1["ssim"][0] > base["ssim"][0]),
+              (f"exclusion lowers the correlation: {excl['correlation'][0] - l1['correlation'][0]:+.3f}",
+               excl["correlation"][0] < l1["correlation"][0]),
+              (f"exclusion keeps PSNR of B: {excl['psnr'][0] - l1['psnr'][0]:+.2f} dB (spread {spread:.2f})",
+               excl["psnr"][0] - l1["psnr"][0] >= -spread)]
+    for text, ok in checks:
+        print(f"  {text:<64} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
+
+
+BENCHMARKS = {"image_enhancement": image_enhancement, "reflection_removal": reflection_removal,
+              "super_resolution": super_resolution}
+
+
+def main(names=None):
+    """Run the benchmarks ``names`` (default: all; from the command line: ``applications.py reflection_removal``)."""
     setup()
-    image_enhancement()
-    super_resolution()
+    for name in names or BENCHMARKS:
+        BENCHMARKS[name]()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -16,10 +16,11 @@ from typing import Any, Iterable
 import torch
 
 from course_lib.checks import CheckFailed, Exercise, verify
-from course_lib.exercises import (distillation, enet, enhancement, fcn, gatys, mask_rcnn, perceptual, super_resolution,
-                                  unet, welcome)
+from course_lib.exercises import (distillation, enet, enhancement, fcn, gatys, mask_rcnn, perceptual, reflection,
+                                  super_resolution, unet, welcome)
 
-_MODULES = (welcome, fcn, unet, enet, mask_rcnn, gatys, perceptual, distillation, enhancement, super_resolution)
+_MODULES = (welcome, fcn, unet, enet, mask_rcnn, gatys, perceptual, distillation, enhancement, reflection,
+            super_resolution)
 
 
 def build_registry(exercises: Iterable[Exercise]) -> dict[str, Exercise]:

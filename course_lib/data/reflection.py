@@ -1,0 +1,127 @@
+"""Synthetic reflections, I = B + R: the data recipe of Zhang, Ng & Chen, "Single Image Reflection
+Separation with Perceptual Losses", CVPR 2018, §4 (notebook 10).
+
+    blend, background, reflection = synthesize_blend(b, r, sigma=3.0)   # one deterministic blend
+    train = reflection_training_pairs(512, size=64, seed=0)              # patches of TRAIN_IMAGES
+    held_out = held_out_blends(size=256)                                 # HELD_OUT_IMAGES only
+
+A photo through glass is the sum, in linear light, of the background behind the glass (B, in focus)
+and a reflection (R, out of focus because the camera focuses on the background). The recipe: undo
+the gamma (2.2), blur R with a Gaussian of random sigma in [1, 5], dim B by a random factor in
+[0.8, 1], correct the overflow where B + R exceeds 1, add, and apply the gamma again.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from course_lib.data.degrade import random_patches
+from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
+from course_lib.validate import check_int
+
+__all__ = ["GAMMA", "SIGMA_RANGE", "synthesize_blend", "random_blends", "reflection_training_pairs",
+           "held_out_blends"]
+
+#: The display gamma the recipe undoes before adding the layers in linear light.
+GAMMA = 2.2
+#: The range of the Gaussian blur of the reflection (the paper's official code: ``linspace(1, 5, 80)``).
+SIGMA_RANGE = (1.0, 5.0)
+
+
+def _check_rgb(x, name: str, where: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{where}: {name} must be a float tensor in [0, 1], got dtype {x.dtype} "
+                        "(convert uint8 images with x.float() / 255)")
+    if x.ndim != 3 or x.shape[0] != 3:
+        hint = " (a grey image: repeat it with x.expand(3, -1, -1))" if x.ndim == 3 and x.shape[0] == 1 else ""
+        raise ValueError(f"{where}: {name} must be an RGB image (3, H, W), got shape {tuple(x.shape)}{hint}")
+    low, high = (float(v) for v in torch.aminmax(x.detach()))
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(f"{where}: {name} must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
+                         "(divide 0..255 images by 255)")
+
+
+def _check_number(name: str, value, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def synthesize_blend(background: torch.Tensor, reflection: torch.Tensor, sigma: float,
+                     transmission: float = 1.0, attenuation: float = 1.08):
+    """One blend of Zhang et al. §4 (their ``syn_data``), deterministic; returns ``(blend, background,
+    reflection_layer)``, all ``(3, H, W)`` in [0, 1] and gamma-encoded:
+
+    1. linear light: ``B = background ** 2.2``, ``R = reflection ** 2.2``;
+    2. blur: ``R = gaussian_blur(R, 2 ceil(2 sigma) + 1, sigma)`` (the camera focuses on the background);
+    3. overflow: per channel c, ``m_c`` = mean of ``B + R`` over the pixels where it exceeds 1 (at
+       least 1), then ``R_c = clip(R_c - attenuation (m_c - 1), 0, 1)``: the reflection is darkened
+       where the sum would saturate, instead of clipping the blend into flat white;
+    4. ``I = transmission · B + R`` (glass passes a share ``transmission`` of the background);
+    5. back to display: ``blend = clip(I ** (1 / 2.2), 0, 1)``, ``reflection_layer = R ** (1 / 2.2)``.
+
+    The background target is the background itself (as in the paper's code). The paper's random
+    vignetting mask on R is left out.
+    """
+    _check_rgb(background, "background", "synthesize_blend")
+    _check_rgb(reflection, "reflection", "synthesize_blend")
+    if background.shape != reflection.shape:
+        raise ValueError(f"synthesize_blend: background and reflection must have the same shape, "
+                         f"got {tuple(background.shape)} and {tuple(reflection.shape)}")
+    sigma = _check_number("sigma", sigma, 0.1, 50.0)
+    transmission = _check_number("transmission", transmission, 0.0, 1.0)
+    attenuation = _check_number("attenuation", attenuation, 0.0, 10.0)
+    b_lin, r_lin = background.clamp(0, 1) ** GAMMA, reflection.clamp(0, 1) ** GAMMA
+    size = 2 * math.ceil(2 * sigma) + 1
+    r_lin = TF.gaussian_blur(r_lin[None], [size, size], [sigma, sigma])[0]
+    total = b_lin + r_lin
+    overflow = total > 1
+    mean = (total * overflow).sum((1, 2)) / overflow.sum((1, 2)).clamp_min(1)
+    r_lin = (r_lin - attenuation * (mean.clamp_min(1) - 1)[:, None, None]).clamp(0, 1)
+    blend = (transmission * b_lin + r_lin).clamp(0, 1) ** (1 / GAMMA)
+    return blend, background, r_lin ** (1 / GAMMA)
+
+
+def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: int = 0):
+    """:func:`synthesize_blend` of each pair ``(backgrounds[i], reflections[i])`` of two ``(N, 3, H, W)``
+    batches, with sigma uniform in :data:`SIGMA_RANGE`, transmission uniform in [0.8, 1] and attenuation
+    uniform in [1.08, 1.18] (the paper's ranges), all drawn from ``seed``. Returns the batches
+    ``(blends, backgrounds, reflection_layers)``."""
+    if not isinstance(backgrounds, torch.Tensor) or not isinstance(reflections, torch.Tensor) \
+            or backgrounds.ndim != 4 or backgrounds.shape != reflections.shape:
+        raise ValueError("random_blends: backgrounds and reflections must be two (N, 3, H, W) tensors of one shape")
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.rand(len(backgrounds), 3, generator=generator, dtype=torch.float64).tolist()
+    low, high = SIGMA_RANGE
+    triples = [synthesize_blend(b, r, low + (high - low) * u, 1 - 0.2 * v, 1.08 + 0.1 * w)
+               for b, r, (u, v, w) in zip(backgrounds, reflections, draws)]
+    return tuple(torch.stack(column) for column in zip(*triples))
+
+
+def reflection_training_pairs(count: int, size: int = 64, seed: int = 0):
+    """``count`` training blends of ``size x size``: backgrounds and reflections are two independent
+    sets of :func:`~course_lib.data.degrade.random_patches` of :data:`TRAIN_IMAGES` (flipped and
+    rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``."""
+    count = check_int("count", count, 1, expected="a positive int (the number of blends)")
+    size = check_int("size", size, 16, expected="an int >= 16 (the patch side)")
+    images = [sample_image(name) for name in TRAIN_IMAGES]
+    backgrounds = random_patches(images, size, count, seed=seed)
+    reflections = random_patches(images, size, count, seed=seed + 1)
+    return random_blends(backgrounds, reflections, seed=seed + 2)
+
+
+def held_out_blends(size: int = 256, seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``{"camera + rocket": (blend, background, reflection_layer), ...}``: every ordered pair of two
+    different :data:`HELD_OUT_IMAGES` (background first), each the central ``size x size`` crop of the
+    image at its own resolution (like the training patches), blended by :func:`random_blends` from
+    ``seed``. No training image is used."""
+    size = check_int("size", size, 16, expected="an int >= 16 (the image side)")
+    images = {name: TF.center_crop(sample_image(name), [size, size]) for name in HELD_OUT_IMAGES}
+    pairs = [(b, r) for b in HELD_OUT_IMAGES for r in HELD_OUT_IMAGES if b != r]
+    blends = random_blends(torch.stack([images[b] for b, _ in pairs]), torch.stack([images[r] for _, r in pairs]),
+                           seed=seed)
+    return {f"{b} + {r}": tuple(column[i] for column in blends) for i, (b, r) in enumerate(pairs)}

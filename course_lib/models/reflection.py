@@ -1,0 +1,224 @@
+"""Reflection separation: Zhang, Ng & Chen, "Single Image Reflection Separation with Perceptual Losses",
+CVPR 2018 (arXiv 1806.05376) — a network that splits a photo through glass, I = B + R, into the
+background B (the paper's transmission layer T) and the reflection R; and the classical prior it
+is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoothness", CVPR 2014).
+
+    model = SeparationNet()                          # blend (N, 3, H, W) -> B and R stacked: (N, 6, H, W)
+    prior = fit_smoothness_prior(blends, backgrounds)   # the low/high-frequency baseline
+    loss = exclusion_loss(b, r)                      # Eq. 4-5: edges of B and R should not coincide
+    gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
+    history = train_separation(model, reflection_recipe(), exclusion_weight=0.1)
+    evaluate_separation(model)                       # PSNR/SSIM of B and the correlation, held-out blends
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms.v2 import functional as TF
+
+from course_lib.config import pick
+from course_lib.data.reflection import held_out_blends, reflection_training_pairs
+from course_lib.metrics import psnr, ssim
+from course_lib.train import fit, predict
+from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
+
+__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "SmoothnessPrior", "fit_smoothness_prior",
+           "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
+           "evaluate_separation"]
+
+
+def _check_layers(b, r, where: str) -> None:
+    check_float_batch(b, "b", where)
+    check_float_batch(r, "r", where)
+    if b.shape != r.shape:
+        raise ValueError(f"{where}: b and r must have the same shape, got {tuple(b.shape)} and {tuple(r.shape)}")
+    if min(b.shape[-2:]) < 2:
+        raise ValueError(f"{where}: images must be at least 2x2 to have gradients, got {tuple(b.shape[-2:])}")
+
+
+def exclusion_loss(b: torch.Tensor, r: torch.Tensor, levels: int = 3) -> torch.Tensor:
+    """The exclusion loss of Zhang et al. §3.3, Eq. 4-5, averaged over the batch:
+
+        L_excl = sum_{n=1..levels} sum_{x, y} || Psi(B_n, R_n) ||_F / sqrt(#entries)
+        Psi(B, R) = tanh(lambda_B |grad B|) * tanh(lambda_R |grad R|)
+        lambda_B = sqrt(||grad R||_F / ||grad B||_F),  lambda_R = sqrt(||grad B||_F / ||grad R||_F)
+
+    ``grad`` is the forward difference (``torch.diff``) along x and along y, taken separately; the
+    norms are per image over channels and positions; ``B_n`` is ``b`` downsampled ``n - 1`` times by 2
+    (2x2 averages, i.e. bilinear by 1/2; the paper uses N = 3 levels). The lambdas put both layers'
+    gradients on one scale, so that a faint reflection still counts. Dividing the Frobenius norm by
+    the square root of its number of entries (not in the paper) makes the loss independent of the
+    image size. ``b`` and ``r`` are ``(N, C, H, W)``; the result is 0 when no edge of one layer meets
+    an edge of the other.
+    """
+    _check_layers(b, r, "exclusion_loss")
+    levels = check_int("levels", levels, 1, expected="an int >= 1 (the number of scales)")
+    total = b.new_zeros(())
+    for level in range(levels):
+        if level:
+            if min(b.shape[-2:]) < 4:
+                raise ValueError(f"exclusion_loss: {levels} levels need images of at least {2 ** levels}x"
+                                 f"{2 ** levels}, got {tuple(r.shape[-2:])} at level {level + 1}")
+            b, r = F.avg_pool2d(b, 2), F.avg_pool2d(r, 2)
+        for dim in (-1, -2):
+            grad_b, grad_r = torch.diff(b, dim=dim).abs(), torch.diff(r, dim=dim).abs()
+            norm_b = grad_b.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
+            norm_r = grad_r.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
+            psi = torch.tanh((norm_r / norm_b).sqrt() * grad_b) * torch.tanh((norm_b / norm_r).sqrt() * grad_r)
+            total = total + psi.flatten(1).pow(2).mean(1).sqrt().mean()
+    return total
+
+
+def gradient_correlation(b: torch.Tensor, r: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """How much the edges of two layers coincide: the Pearson correlation, over channels and positions,
+    of the gradient magnitudes ``|torch.diff(b)|`` and ``|torch.diff(r)|``, along x and along y, averaged
+    over the two directions. Near 0 for unrelated layers, 1 when every edge of one is an edge of the other
+    (what a separation that leaves the blend's edges in both layers gives). One value per image
+    (``reduction="none"``) or their mean (``"mean"``). A measure: the loss that lowers it is
+    :func:`exclusion_loss`."""
+    _check_layers(b, r, "gradient_correlation")
+    per_direction = []
+    for dim in (-1, -2):
+        grad_b, grad_r = torch.diff(b, dim=dim).abs().flatten(1), torch.diff(r, dim=dim).abs().flatten(1)
+        grad_b, grad_r = grad_b - grad_b.mean(1, keepdim=True), grad_r - grad_r.mean(1, keepdim=True)
+        norms = (grad_b.norm(dim=1) * grad_r.norm(dim=1)).clamp_min(1e-12)
+        per_direction.append((grad_b * grad_r).sum(1) / norms)
+    per_image = torch.stack(per_direction).mean(0)
+    if reduction == "mean":
+        return per_image.mean()
+    if reduction == "none":
+        return per_image
+    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+
+
+class SeparationNet(nn.Module):
+    """Zhang et al. §3.1, shrunk for a CPU: a context aggregation network (Chen, Xu & Koltun 2017) of
+    3x3 convolutions with dilations 1, 2, 4, ..., 2^(depth-1) and a last one of dilation 1 — the receptive
+    field grows exponentially at full resolution, which a blur-sized reflection needs — then a 1x1
+    convolution to six maps: the background B (added to the blend: the network learns the correction)
+    and the reflection R. The paper also feeds VGG-19 "hypercolumn" features, 64 maps and dilations up
+    to 64; here ``width`` maps and no hypercolumns (the course's loss network is offline)."""
+
+    def __init__(self, width: int = 24, depth: int = 5):
+        super().__init__()
+        width = check_int("width", width, 1, expected="a positive int (feature maps per layer)")
+        depth = check_int("depth", depth, 1, expected="a positive int (the number of dilated layers)")
+        layers, channels = [], 3
+        for dilation in [2**k for k in range(depth)] + [1]:
+            layers += [nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation), nn.LeakyReLU(0.2)]
+            channels = width
+        self.context = nn.Sequential(*layers)
+        self.output = nn.Conv2d(width, 6, 1)
+
+    def forward(self, blend: torch.Tensor) -> torch.Tensor:
+        check_image_batch(blend, "blend")
+        out = self.output(self.context(blend))
+        return torch.cat([blend + out[:, :3], out[:, 3:]], 1)
+
+
+class SmoothnessPrior(nn.Module):
+    """The classical baseline, after Li & Brown 2014 ("the reflection is smoother"): the reflection is
+    a share of the low frequencies, ``R = (1 - share) · G_sigma * I``, and the background the rest,
+    ``B = I - R`` = the high frequencies of I plus ``share`` of its low ones. No learning; ``sigma`` and
+    ``share`` are fitted on training blends by :func:`fit_smoothness_prior`. Outputs B and R stacked,
+    like :class:`SeparationNet`."""
+
+    def __init__(self, sigma: float = 3.0, share: float = 0.5):
+        super().__init__()
+        self.sigma, self.share = float(sigma), float(share)
+
+    def forward(self, blend: torch.Tensor) -> torch.Tensor:
+        check_image_batch(blend, "blend")
+        size = 2 * int(3 * self.sigma) + 1
+        reflection = (1 - self.share) * TF.gaussian_blur(blend, [size, size], [self.sigma, self.sigma])
+        return torch.cat([blend - reflection, reflection], 1)
+
+
+def fit_smoothness_prior(blends: torch.Tensor, backgrounds: torch.Tensor, sigmas=(1.0, 2.0, 4.0, 8.0),
+                         shares=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> SmoothnessPrior:
+    """The :class:`SmoothnessPrior` whose ``(sigma, share)`` from the grid gives the highest mean PSNR of
+    B on ``blends`` (training blends: the held-out ones are for measuring)."""
+    check_image_batch(blends, "blends")
+    check_image_batch(backgrounds, "backgrounds")
+    scores = {(sigma, share): psnr(SmoothnessPrior(sigma, share)(blends)[:, :3].clamp(0, 1), backgrounds).item()
+              for sigma in sigmas for share in shares}
+    return SmoothnessPrior(*max(scores, key=scores.get))
+
+
+@dataclass(frozen=True)
+class ReflectionRecipe:
+    """How notebook 10 trains :class:`SeparationNet` (``benchmarks/applications.py`` runs the same):
+    ``n_patches`` blends of ``patch x patch`` crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`),
+    L1 on B and on R, plus ``exclusion_weight`` times :func:`exclusion_loss` where asked; Adam with a
+    one-cycle learning rate up to ``max_lr`` for ``epochs`` passes; measured on held-out blends of
+    ``held_out_size`` pixels."""
+
+    n_patches: int
+    epochs: int
+    patch: int = 64
+    batch_size: int = 16
+    max_lr: float = 2e-3
+    width: int = 24
+    exclusion_weight: float = 0.1
+    held_out_size: int = 256
+    seed: int = 0
+
+
+def reflection_recipe() -> ReflectionRecipe:
+    """The mode's recipe: in full mode 3072 blends for 8 epochs, in fast mode 128 for one."""
+    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=128),
+                full=ReflectionRecipe(n_patches=3072, epochs=8))
+
+
+def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
+                    perceptual_weight: float = 0.0) -> Callable:
+    """The training loss on outputs and targets ``(N, 6, H, W)`` (B and R stacked): L1 on both layers,
+    plus ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
+    ``perceptual_weight`` times ``perceptual(B predicted, B true)`` (e.g. notebook 07's
+    ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B)."""
+    def loss(output, target):
+        total = F.l1_loss(output, target)
+        if exclusion_weight:
+            total = total + exclusion_weight * exclusion_loss(output[:, :3], output[:, 3:])
+        if perceptual_weight:
+            total = total + perceptual_weight * perceptual(output[:, :3].clamp(0, 1), target[:, :3])
+        return total
+    return loss
+
+
+def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callable | None = None,
+                     plot: bool | None = None) -> dict:
+    """Train ``model`` (blend to B and R) with ``recipe``; ``loss_fn`` defaults to L1 alone
+    (:func:`separation_loss`). Returns the history of ``course_lib.train.fit``."""
+    check_module(model)
+    blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed)
+    data = torch.utils.data.TensorDataset(blends, torch.cat([backgrounds, reflections], 1))
+    loader = torch.utils.data.DataLoader(data, batch_size=recipe.batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(recipe.seed))
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.max_lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
+                                                    steps_per_epoch=len(loader))
+    return fit(model, loss_fn or separation_loss(), loader, epochs=recipe.epochs, optimizer=optimizer,
+               scheduler=scheduler, plot=plot)
+
+
+def separate(model: nn.Module, blends: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, R)``, each ``(N, 3, H, W)`` clipped to [0, 1], of a batch of blends."""
+    check_module(model)
+    check_image_batch(blends, "blends")
+    out = predict(model, blends).clamp(0, 1)
+    return out[:, :3], out[:, 3:]
+
+
+def evaluate_separation(model: nn.Module, size: int = 256, seed: int = 0) -> dict[str, float]:
+    """On :func:`~course_lib.data.reflection.held_out_blends`: mean PSNR and SSIM of the predicted B
+    against the true background (``"psnr"``, ``"ssim"``) and the mean :func:`gradient_correlation` of
+    the predicted B and R (``"correlation"``)."""
+    blends, backgrounds, _ = (torch.stack(column) for column in zip(*held_out_blends(size, seed).values()))
+    b, r = separate(model, blends)
+    return dict(psnr=psnr(b, backgrounds).item(), ssim=ssim(b, backgrounds).item(),
+                correlation=gradient_correlation(b, r).item())

@@ -1,0 +1,135 @@
+"""Reflection separation (course_lib.data.reflection, course_lib.models.reflection): the blend recipe
+against a hand computation, the exclusion loss against Eq. 4-5 worked by hand, the gradient
+correlation against numpy, the baseline and the network's shapes, bad input."""
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from course_lib.data import HELD_OUT_IMAGES, sample_image
+from course_lib.data.reflection import held_out_blends, random_blends, synthesize_blend
+from course_lib.models.reflection import (ReflectionRecipe, SeparationNet, SmoothnessPrior, exclusion_loss,
+                                          fit_smoothness_prior, gradient_correlation, separate, separation_loss,
+                                          train_separation)
+from tests.bad_images import BAD_IMAGE_BATCHES
+
+
+def test_blend_of_constant_images_matches_the_overflow_correction_by_hand():
+    background, reflection = torch.full((3, 8, 8), 0.9), torch.full((3, 8, 8), 0.8)
+    blend, b, r = synthesize_blend(background, reflection, sigma=2.0, transmission=0.9, attenuation=1.08)
+    b_lin, r_lin = 0.9**2.2, 0.8**2.2              # the blur leaves a constant image alone
+    r_lin = r_lin - 1.08 * (b_lin + r_lin - 1)      # every pixel overflows, so the mean is b_lin + r_lin
+    torch.testing.assert_close(blend, torch.full_like(blend, (0.9 * b_lin + r_lin) ** (1 / 2.2)))
+    torch.testing.assert_close(r, torch.full_like(r, r_lin ** (1 / 2.2)))
+    assert torch.equal(b, background)
+
+
+def test_blend_without_overflow_is_the_sum_in_linear_light_with_a_blurred_reflection():
+    g = torch.Generator().manual_seed(0)
+    background, reflection = 0.6 * torch.rand(3, 20, 20, generator=g), 0.5 * torch.rand(3, 20, 20, generator=g)
+    blend, _, r = synthesize_blend(background, reflection, sigma=3.0)
+    expected_r = TF.gaussian_blur(reflection[None] ** 2.2, [13, 13], [3.0, 3.0])[0]
+    torch.testing.assert_close(r ** 2.2, expected_r)
+    torch.testing.assert_close(blend ** 2.2, background ** 2.2 + expected_r)
+    assert np.diff(r.numpy(), axis=-1).std() < 0.2 * np.diff(reflection.numpy(), axis=-1).std()  # blurred
+
+
+def test_random_blends_follow_the_seed_and_held_out_blends_use_held_out_images_only():
+    x = torch.rand(2, 3, 16, 16)
+    first, again = random_blends(x, x.flip(0), seed=3), random_blends(x, x.flip(0), seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], random_blends(x, x.flip(0), seed=4)[0])
+    blends = held_out_blends(size=32)
+    assert len(blends) == len(HELD_OUT_IMAGES) * (len(HELD_OUT_IMAGES) - 1)
+    for name, (blend, background, _) in blends.items():
+        b, r = name.split(" + ")
+        assert b != r and {b, r} <= set(HELD_OUT_IMAGES)
+        assert torch.equal(background, TF.center_crop(sample_image(b), [32, 32]))
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(background=torch.rand(1, 8, 8)), "grey image"),
+    (dict(reflection=torch.rand(3, 8, 8) * 255), r"\[0, 1\]"),
+    (dict(reflection=torch.rand(3, 8, 9)), "same shape"),
+    (dict(background=torch.zeros(3, 8, 8, dtype=torch.uint8)), "float"),
+    (dict(sigma=-1.0), "sigma"),
+    (dict(transmission=1.5), "transmission"),
+])
+def test_blend_explains_bad_input(change, match):
+    args = dict(background=torch.rand(3, 8, 8), reflection=torch.rand(3, 8, 8), sigma=2.0) | change
+    with pytest.raises((TypeError, ValueError), match=match):
+        synthesize_blend(**args)
+
+
+def test_exclusion_loss_matches_eq_4_worked_by_hand():
+    b = torch.tensor([[0.0, 1, 1], [0, 1, 1]])[None, None]
+    disjoint = torch.tensor([[0.0, 0, 2], [0, 0, 2]])[None, None]   # its edge is where b has none
+    overlapping = torch.tensor([[0.0, 3, 3], [0, 3, 3]])[None, None]
+    assert exclusion_loss(b, disjoint, levels=1).item() == 0
+    # x: |grad b| = (1, 0; 1, 0), |grad r| = (3, 0; 3, 0); lambda_B = sqrt(3 sqrt2 / sqrt2) = sqrt3 = 1/lambda_R
+    # Psi = tanh(sqrt3)^2 on 2 of 4 entries -> RMS tanh(sqrt3)^2 / sqrt2; y: no gradients, Psi = 0
+    expected = math.tanh(math.sqrt(3)) ** 2 / math.sqrt(2)
+    assert exclusion_loss(b, overlapping, levels=1).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_exclusion_loss_is_symmetric_multiscale_and_differentiable():
+    g = torch.Generator().manual_seed(0)
+    b, r = torch.rand(2, 3, 16, 16, generator=g, requires_grad=True), torch.rand(2, 3, 16, 16, generator=g)
+    pooled = torch.nn.functional.avg_pool2d
+    two = exclusion_loss(b, r, levels=2)
+    torch.testing.assert_close(two, exclusion_loss(b, r, 1) + exclusion_loss(pooled(b, 2), pooled(r, 2), 1))
+    torch.testing.assert_close(exclusion_loss(b, r), exclusion_loss(r, b))
+    two.backward()
+    assert b.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="levels need images"):
+        exclusion_loss(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), levels=3)
+    with pytest.raises(ValueError, match="same shape"):
+        exclusion_loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+
+
+def test_gradient_correlation_is_pearson_of_gradient_magnitudes():
+    g = torch.Generator().manual_seed(1)
+    b, r = torch.rand(1, 3, 10, 12, generator=g), torch.rand(1, 3, 10, 12, generator=g)
+    expected = np.mean([np.corrcoef(np.abs(np.diff(b.numpy(), axis=a)).ravel(),
+                                    np.abs(np.diff(r.numpy(), axis=a)).ravel())[0, 1] for a in (-1, -2)])
+    assert gradient_correlation(b, r).item() == pytest.approx(expected, abs=1e-5)
+    assert gradient_correlation(b, 2 * b).item() == pytest.approx(1.0, abs=1e-5)
+    assert gradient_correlation(b, r, reduction="none").shape == (1,)
+    with pytest.raises(ValueError, match="reduction"):
+        gradient_correlation(b, r, reduction="sum")
+
+
+def test_smoothness_prior_splits_the_blend_and_is_fitted_on_the_grid():
+    blend = torch.rand(2, 3, 24, 24)
+    out = SmoothnessPrior(sigma=2.0, share=0.3)(blend)
+    torch.testing.assert_close(out[:, :3] + out[:, 3:], blend)
+    assert torch.equal(SmoothnessPrior(2.0, share=1.0)(blend)[:, :3], blend)
+    # a blend whose "reflection" is a quarter of its own blur is best explained by share = 0.75
+    background = torch.rand(4, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    target = SmoothnessPrior(4.0, share=0.75)(background)[:, :3].clamp(0, 1)
+    prior = fit_smoothness_prior(background, target, sigmas=(1.0, 4.0), shares=(0.0, 0.25, 0.5, 0.75, 1.0))
+    assert (prior.sigma, prior.share) == (4.0, 0.75)
+
+
+def test_separation_net_shapes_receptive_field_and_bad_input():
+    net = SeparationNet(width=8, depth=4)
+    x = torch.rand(2, 3, 40, 36)
+    assert net(x).shape == (2, 6, 40, 36)
+    dilations = [m.dilation[0] for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert dilations == [1, 2, 4, 8, 1, 1]
+    for bad, error, words in BAD_IMAGE_BATCHES:
+        with pytest.raises(error, match=re.escape(words)):
+            net(bad)
+
+
+def test_training_a_few_steps_runs_and_separate_clips():
+    torch.manual_seed(0)
+    net = SeparationNet(width=8, depth=2)
+    recipe = ReflectionRecipe(n_patches=8, epochs=1, patch=32, batch_size=4)
+    history = train_separation(net, recipe, separation_loss(exclusion_weight=0.1), plot=False)
+    assert len(history["step_loss"]) == 2 and all(math.isfinite(v) for v in history["step_loss"])
+    b, r = separate(net, torch.rand(1, 3, 32, 32))
+    assert b.shape == r.shape == (1, 3, 32, 32) and 0 <= b.min() and b.max() <= 1
