@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_lib.config import pick
+from course_lib.data import ShapesDataset
 from course_lib.models.fcn import ShapesRecipe, bilinear_kernel, shapes_recipe
-from course_lib.ops.crf import CRFParams
+from course_lib.ops.crf import CRFParams, dense_crf
+from course_lib.ops.superpixels import superpixel_vote
 
 __all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack",
-           "DevelopmentsRecipe", "developments_recipe"]
+           "DevelopmentsRecipe", "developments_recipe", "upsampling_pairs", "refinements"]
 
 UPSAMPLING = ("deconv 3x3", "deconv 4x4 bilinear", "resize-conv")
 
@@ -77,23 +80,42 @@ def conv_stack(kind: str, channels: int = 4) -> nn.Sequential:
 
 @dataclass(frozen=True)
 class DevelopmentsRecipe:
-    """Notebook 05a and ``benchmarks/developments.py``: FCN-32s trained with notebook 01's recipe
-    (``fcn``) for each of ``seeds``, refined by the dense CRF (``crf``, ``crf_iterations``) or SLIC
-    voting; the upsampling decoders trained ``decoder_steps`` steps on 2x upsampling of shapes."""
+    """Notebook 05a and ``benchmarks/developments.py``: FCN-``fcn_variant`` trained with notebook 01's
+    recipe (``fcn``) for each of ``seeds``, refined by the dense CRF (``crf``, ``crf_iterations``) or SLIC
+    voting; the upsampling decoders trained ``decoder_epochs`` passes over ``decoder_images`` pairs
+    (:func:`upsampling_pairs`: shapes at ``fcn.image_size`` and their 2x average-pooled copies)."""
 
     fcn: ShapesRecipe
+    fcn_variant: str = "8s"
     seeds: tuple[int, ...] = (0, 1)
     crf: CRFParams = CRFParams()
     crf_iterations: int = 5
-    slic_segments: int = 60
-    slic_compactness: float = 10.0
-    decoder_steps: int = 300
+    slic_segments: int = 100
+    slic_compactness: float = 30.0
     decoder_images: int = 512
+    decoder_epochs: int = 10
     decoder_batch: int = 16
     decoder_lr: float = 3e-3
 
 
 def developments_recipe() -> DevelopmentsRecipe:
-    """The mode's recipe: notebook 01's FCN recipe; 300 decoder steps in full mode, 40 in fast mode."""
-    return pick(fast=DevelopmentsRecipe(fcn=shapes_recipe(), decoder_steps=40, decoder_images=128),
+    """The mode's recipe: notebook 01's FCN recipe; decoders on 512 pairs for 10 epochs in full mode,
+    128 pairs for 2 epochs in fast mode."""
+    return pick(fast=DevelopmentsRecipe(fcn=shapes_recipe(), decoder_images=128, decoder_epochs=2),
                 full=DevelopmentsRecipe(fcn=shapes_recipe()))
+
+
+def upsampling_pairs(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)``: ``n`` shapes images of ``size`` pixels (``high``) and their 2x average-pooled
+    copies (``low``), the task of :class:`UpsamplingDecoder`."""
+    high = torch.stack([image for image, _ in ShapesDataset(n, size=size, seed=seed)])
+    return F.avg_pool2d(high, 2), high
+
+
+def refinements(images: torch.Tensor, probabilities: torch.Tensor, recipe: DevelopmentsRecipe) -> dict:
+    """The labels of the network (``"FCN"``), after SLIC majority voting and after the dense CRF,
+    for ``images`` ``(B, 3, H, W)`` and the network's ``probabilities`` ``(B, L, H, W)``."""
+    labels = probabilities.argmax(1)
+    return {"FCN": labels,
+            "+ SLIC vote": superpixel_vote(images, labels, recipe.slic_segments, recipe.slic_compactness),
+            "+ dense CRF": dense_crf(images, probabilities, recipe.crf_iterations, recipe.crf).argmax(1)}
