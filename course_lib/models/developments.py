@@ -6,7 +6,9 @@
   road), or nearest-neighbour resize followed by a 3 x 3 convolution ("resize-convolution").
 - :func:`conv_stack`: four 3 x 3 convolutions, plain, strided, dilated 1-2-4-8 (Yu & Koltun 2016,
   §2) or dilated 2-2-2-2 (gridding), for receptive-field pictures.
-- :class:`DevelopmentsRecipe`: every number the notebook and ``benchmarks/developments.py`` share.
+- :class:`DevelopmentsRecipe`: every number the notebook and ``benchmarks/developments.py`` share, and
+  the steps both run: :func:`train_decoder` (checkerboard score per epoch) and :func:`refinements`
+  (the network's labels, after SLIC voting, after the dense CRF).
 """
 from __future__ import annotations
 
@@ -15,15 +17,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.config import pick
 from course_lib.data import ShapesDataset
 from course_lib.models.fcn import ShapesRecipe, bilinear_kernel, shapes_recipe
+from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.ops.crf import CRFParams, dense_crf
 from course_lib.ops.superpixels import superpixel_vote
+from course_lib.train import fit, predict
 
 __all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack",
-           "DevelopmentsRecipe", "developments_recipe", "upsampling_pairs", "refinements"]
+           "DevelopmentsRecipe", "developments_recipe", "upsampling_pairs", "train_decoder", "refinements"]
 
 UPSAMPLING = ("deconv 3x3", "deconv 4x4 bilinear", "resize-conv")
 
@@ -87,7 +92,7 @@ class DevelopmentsRecipe:
 
     fcn: ShapesRecipe
     fcn_variant: str = "8s"
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0, 1, 2)
     crf: CRFParams = CRFParams()
     crf_iterations: int = 5
     slic_segments: int = 100
@@ -110,6 +115,24 @@ def upsampling_pairs(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.
     copies (``low``), the task of :class:`UpsamplingDecoder`."""
     high = torch.stack([image for image, _ in ShapesDataset(n, size=size, seed=seed)])
     return F.avg_pool2d(high, 2), high
+
+
+def train_decoder(kind: str, train: tuple[torch.Tensor, torch.Tensor], val_low: torch.Tensor,
+                  recipe: DevelopmentsRecipe, device=None) -> tuple[UpsamplingDecoder, list[float]]:
+    """Train an :class:`UpsamplingDecoder` of ``kind`` on ``train = (low, high)`` pairs with the mean
+    squared error (seed 0, the recipe's batches, epochs and Adam learning rate), one ``fit`` epoch at a
+    time; returns it and the :func:`checkerboard_score` (border 2) of its outputs on ``val_low``
+    before training and after each epoch."""
+    torch.manual_seed(0)
+    decoder = UpsamplingDecoder(kind)
+    loader = DataLoader(TensorDataset(*train), batch_size=recipe.decoder_batch, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=recipe.decoder_lr)
+    scores = [checkerboard_score(predict(decoder, val_low), border=2)]
+    for _ in range(recipe.decoder_epochs):
+        fit(decoder, nn.MSELoss(), loader, epochs=1, optimizer=optimizer, device=device, plot=False)
+        scores.append(checkerboard_score(predict(decoder, val_low), border=2))
+    return decoder.cpu(), scores
 
 
 def refinements(images: torch.Tensor, probabilities: torch.Tensor, recipe: DevelopmentsRecipe) -> dict:
