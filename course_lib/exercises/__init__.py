@@ -16,10 +16,10 @@ from typing import Any, Iterable
 import torch
 
 from course_lib.checks import CheckFailed, Exercise, verify
-from course_lib.exercises import (distillation, enet, enhancement, fcn, gatys, mask_rcnn, perceptual, reflection,
-                                  super_resolution, unet, welcome)
+from course_lib.exercises import (developments, distillation, enet, enhancement, fcn, gatys, mask_rcnn, perceptual,
+                                  reflection, super_resolution, unet, welcome)
 
-_MODULES = (welcome, fcn, unet, enet, mask_rcnn, gatys, perceptual, distillation, enhancement, reflection,
+_MODULES = (welcome, fcn, unet, enet, mask_rcnn, developments, gatys, perceptual, distillation, enhancement, reflection,
             super_resolution)
 
 
