@@ -157,9 +157,10 @@ class _LivePlot:
     """One notebook output redrawn in place (``display_id``), at most every ``PLOT_INTERVAL_S`` and
     spending at most about a tenth of the time on drawing."""
 
-    def __init__(self):
+    def __init__(self, title: str | None = None):
         from IPython.display import DisplayHandle
 
+        self.title = title
         self.handle = DisplayHandle()
         self.shown = False
         self.next_draw = 0.0
@@ -172,7 +173,7 @@ class _LivePlot:
 
         from course_lib.viz import plot_history
 
-        fig = plot_history(history)
+        fig = plot_history(history, title=self.title)
         (self.handle.update if self.shown else self.handle.display)(fig)
         self.shown = True
         plt.close(fig)
@@ -326,7 +327,7 @@ def _train_epoch(model, loss_fn, loader, optimizer, scaler, scheduler, amp_dtype
 
 def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int = 1, optimizer=None,
         lr: float = 1e-3, device=None, metrics: dict | None = None, checkpoint=None, resume: bool = False,
-        amp=None, plot: bool | None = None, scheduler=None) -> dict:
+        amp=None, plot: bool | None = None, scheduler=None, title: str | None = None) -> dict:
     """Train ``model`` for ``epochs`` passes over ``train_loader``, validating after each.
 
     Each batch is ``(inputs, targets)``; the loss is ``loss_fn(model(inputs), targets)``. Batches are
@@ -345,6 +346,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     - ``amp``: mixed precision on CUDA; ``None``/``True`` = bf16 if supported else fp16 with a
       ``GradScaler``, or ``torch.float16``/``torch.bfloat16``, ``False`` = off. Ignored off CUDA.
     - ``plot``: ``None`` = a live plot when running in a notebook, ``False`` = never.
+    - ``title``: the loss plot's title, e.g. the model's name (default: none).
 
     Returns the history: ``"step_loss"`` (every step), ``"train_loss"``, ``"val_loss"`` and
     ``"val_<metric>"`` (one per epoch; the ``val_`` lists stay empty without ``val_loader``).
@@ -363,6 +365,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
         raise ValueError("scheduler needs the optimizer it schedules: pass optimizer=... too")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str (e.g. the model's name), got {type(title).__name__}")
 
     device = _model_device(model) if device is None else torch.device(device)
     model.to(device)
@@ -379,7 +383,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
     if start >= epochs:
         print(f"the checkpoint already has {start} epochs (epochs={epochs}): nothing to train")
 
-    live = _LivePlot() if (plot is None or plot) and _in_notebook() else None
+    live = _LivePlot(title) if (plot is None or plot) and _in_notebook() else None
     try:
         steps_per_epoch = len(train_loader)
     except TypeError:

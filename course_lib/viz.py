@@ -200,11 +200,12 @@ def _ema(values) -> np.ndarray:
     return np.array(out)
 
 
-def plot_history(history: dict, keys=None) -> Figure:
+def plot_history(history: dict, keys=None, title: str | None = None) -> Figure:
     """Training curves from :func:`course_lib.train.fit`'s history.
 
     Panels: ``step_*`` keys against the step (raw and smoothed, log scale), ``*loss`` keys against the epoch,
-    and the other keys (``val_miou``, ...) against the epoch. ``keys`` picks which to draw.
+    and the other keys (``val_miou``, ...) against the epoch. ``keys`` picks which to draw; ``title`` (e.g.
+    the model's name) goes above the panels.
     """
     if not isinstance(history, dict):
         raise TypeError(f"history must be the dict returned by fit, got {type(history).__name__}")
@@ -219,9 +220,9 @@ def plot_history(history: dict, keys=None) -> Figure:
     groups = {"loss per step": [k for k in keys if k.startswith("step_")],
               "loss per epoch": [k for k in keys if not k.startswith("step_") and k.endswith("loss")],
               "validation metrics": [k for k in keys if not k.startswith("step_") and not k.endswith("loss")]}
-    groups = {title: ks for title, ks in groups.items() if ks}
+    groups = {panel: ks for panel, ks in groups.items() if ks}
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.8), layout="constrained", squeeze=False)
-    for ax, (title, ks) in zip(axes[0], groups.items()):
+    for ax, (panel, ks) in zip(axes[0], groups.items()):
         for k in ks:
             values = np.asarray(history[k], dtype=float)
             if k.startswith("step_"):
@@ -234,12 +235,14 @@ def plot_history(history: dict, keys=None) -> Figure:
                 ax.set_xlabel("epoch", fontsize=LABEL_SIZE)
                 ax.xaxis.get_major_locator().set_params(integer=True)
         values = np.concatenate([np.asarray(history[k], float) for k in ks])
-        if title == "loss per step" and np.all(values > 0):
+        if panel == "loss per step" and np.all(values > 0):
             ax.set_yscale("log")  # plain numbers (0.3, not 3e-01); in-between ticks labelled when < 1 decade
             ax.yaxis.set_major_formatter(_PLAIN)
             ax.yaxis.set_minor_formatter(_PLAIN if values.max() < 10 * values.min() else NullFormatter())
-        ax.set_title(title, fontsize=TITLE_SIZE)
+        ax.set_title(panel, fontsize=TITLE_SIZE)
         ax.tick_params(which="both", labelsize=11)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=11)
+    if title is not None:
+        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig

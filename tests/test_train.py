@@ -214,6 +214,23 @@ def test_in_a_notebook_one_plot_is_updated_in_place(monkeypatch, capsys):
     assert [ax.get_title() for ax in final.axes] == ["loss per step", "loss per epoch", "validation metrics"]
     assert len(final.axes[1].get_lines()[0].get_xdata()) == 2  # both epochs in the final figure
     assert "epoch 1/2" not in capsys.readouterr().out  # no log lines under a live plot
+    assert final.get_suptitle() == ""  # no title unless asked for
+
+
+def test_the_live_plot_carries_the_title(monkeypatch):
+    import IPython.display
+
+    import course_lib.train as train
+
+    figures = []
+    monkeypatch.setattr(train, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display.DisplayHandle, "display", lambda self, fig: figures.append(fig))
+    monkeypatch.setattr(IPython.display.DisplayHandle, "update", lambda self, fig: figures.append(fig))
+    train_loader, _ = _loaders()
+    fit(_model(), nn.MSELoss(), train_loader, title="tiny linear model")
+    assert figures and all(fig.get_suptitle() == "tiny linear model" for fig in figures)
+    with pytest.raises(TypeError, match="title must be a str"):
+        fit(_model(), nn.MSELoss(), train_loader, title=3)
 
 
 def test_dict_targets_count_their_items():

@@ -132,6 +132,7 @@ def test_plot_history_panels():
     assert len(fig.axes[0].get_lines()) == 2 and len(fig.axes[1].get_lines()) == 2  # raw + smoothed
     assert len(plot_history(history, keys=["val_miou"]).axes) == 1
     assert len(plot_history({**history, "val_loss": []}).axes) == 3
+    assert plot_history(history, title="ENet").get_suptitle() == "ENet"
 
 
 def test_plot_history_rejects_bad_inputs():
