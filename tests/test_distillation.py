@@ -191,6 +191,7 @@ def test_exercise_checks_pass_on_the_reference_and_fail_on_wrong_answers():
     assert run("F.2", kd_loss).startswith("matches")
     assert run("F.3", hint_loss).startswith("matches")
     assert run("F.4", HintRegressor).startswith("right")
+    assert run("F.5", mimic_loss).startswith("matches")
 
     with pytest.raises(CheckFailed):
         run("F.1", lambda logits, T: torch.softmax(logits, -1))
@@ -200,6 +201,11 @@ def test_exercise_checks_pass_on_the_reference_and_fail_on_wrong_answers():
         run("F.3", lambda guided, hint, regressor: 2 * hint_loss(guided, hint, regressor))
     with pytest.raises(CheckFailed):  # a 1×1 regressor whatever the sizes
         run("F.4", lambda g, h, gs, hs: HintRegressor(g, h, gs, gs))
+    with pytest.raises(CheckFailed):  # forgetting the ½
+        run("F.5", lambda *args, **kwargs: 2 * mimic_loss(*args, **kwargs))
+    with pytest.raises(CheckFailed):  # mimicking the whole feature map, not the proposals
+        run("F.5", lambda student_features, teacher_features, proposals, adaptation, spatial_scale, output_size:
+            0.5 * (teacher_features - adaptation(student_features)).pow(2).mean())
 
 
 def test_mean_average_precision_on_known_cases():

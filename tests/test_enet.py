@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.models.enet import (AsymmetricConv, DownsamplingBottleneck, ENet, InitialBlock,
-                                    RegularBottleneck, UpsamplingBottleneck, realtime_table, structure)
+                                    RegularBottleneck, UpsamplingBottleneck, class_weights, realtime_table,
+                                    structure)
 
 # Table 1 of the paper, for a 512 x 512 input and C classes: (name, type, output size).
 C = 4
@@ -222,6 +223,42 @@ def test_exercise_checks_pass_the_reference_and_catch_a_missing_residual(capsys)
     assert lines[1].startswith("B2.1 AsymmetricConv: ✗ case 1") and "shape" in lines[1]
     assert lines[2] == "B2.2 RegularBottleneck: ✓ matches the reference on 4 cases"
     assert lines[3].startswith("B2.2 RegularBottleneck: ✗ case 1")
+
+
+def test_class_weights_follow_the_papers_formula():
+    """§5.2: w = 1 / ln(1.02 + p), bounded by 1 / ln 1.02 ≈ 50.5 for an absent class."""
+    import math
+
+    masks = torch.tensor([[0, 0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0, 0, 2]])  # shares 13/16, 2/16, 1/16, 0
+    expected = [1 / math.log(1.02 + p) for p in (13 / 16, 2 / 16, 1 / 16, 0.0)]
+    torch.testing.assert_close(class_weights(masks, 4), torch.tensor(expected))
+    assert class_weights(masks, 4)[3] == pytest.approx(50.498, abs=1e-3)
+    assert class_weights(masks, 4, c=1.5)[0] == pytest.approx(1 / math.log(1.5 + 13 / 16))
+
+
+@pytest.mark.parametrize("masks, num_classes, c, error, match", [
+    (torch.rand(2, 4, 4), 3, 1.02, TypeError, "integer tensor"),
+    (torch.tensor([0, 3]), 3, 1.02, ValueError, "outside"),
+    (torch.tensor([0, 1]), 2, 1.0, ValueError, "c must be > 1"),
+    (torch.zeros(0, dtype=torch.long), 2, 1.02, ValueError, "empty"),
+])
+def test_class_weights_reject_bad_inputs(masks, num_classes, c, error, match):
+    with pytest.raises(error, match=match):
+        class_weights(masks, num_classes, c)
+
+
+def test_class_weight_check_fails_on_a_wrong_formula():
+    from course_lib.checks import CheckFailed, verify
+    from course_lib.exercises import REGISTRY
+
+    def run(candidate):
+        return verify(REGISTRY["B2.3"], candidate, torch.Generator().manual_seed(0))
+
+    assert run(class_weights).startswith("matches")
+    with pytest.raises(CheckFailed):  # inverse frequencies: unbounded, and not the paper's
+        run(lambda masks, num_classes, c=1.02: 1 / (torch.bincount(masks.flatten(), minlength=num_classes) + 1.0))
+    with pytest.raises(CheckFailed):  # c ignored
+        run(lambda masks, num_classes, c=1.02: class_weights(masks, num_classes))
 
 
 def test_realtime_table_gives_ratios_to_enet():

@@ -1,9 +1,9 @@
-"""Exercises of notebook 08 (distillation): temperature softmax, kd_loss, hint loss and regressor."""
+"""Exercises of notebook 08 (distillation): temperature softmax, kd_loss, hint loss and regressor, mimic loss."""
 import torch
 import torch.nn.functional as F
 
 from course_lib.checks import CheckFailed, Exercise, call, seeded, uniform_int
-from course_lib.losses.distillation import hint_loss, kd_loss, softmax_with_temperature
+from course_lib.losses.distillation import hint_loss, kd_loss, mimic_loss, softmax_with_temperature
 from course_lib.models.distillation import HintRegressor
 
 
@@ -79,10 +79,45 @@ def _regressor_label(case):
     return "HintRegressor({}, {}, {}, {})".format(*case["kwargs"].values())
 
 
+def _proposals(g, count, image_size):
+    """``count`` XYXY boxes inside an ``image_size`` square, at least 2 pixels wide and high."""
+    corners = torch.rand(count, 2, generator=g) * (image_size - 2)
+    sides = 2 + torch.rand(count, 2, generator=g) * (image_size - 2 - corners)
+    return torch.cat([corners, corners + sides], dim=1)
+
+
+def _mimic_cases(g):
+    cases = []
+    # (student channels, teacher channels, feature size, stride, output size, proposals per image)
+    rows = [(4, 8, 8, 4, 7, (3,)), (2, uniform_int(g, 3, 6), 6, 2, 3, (2, 1)), (8, 8, 10, 4, 7, (uniform_int(g, 1, 4), 0)),
+            (uniform_int(g, 2, 5), 16, 5, 8, 2, (5,))]
+    for student_channels, teacher_channels, size, stride, output_size, counts in rows:
+        batch = len(counts)
+        cases.append(dict(student_features=_logits(g, batch, student_channels, size, size, scale=1.0),
+                          teacher_features=_logits(g, batch, teacher_channels, size, size, scale=1.0),
+                          proposals=[_proposals(g, k, size * stride) for k in counts],
+                          adaptation=[_logits(g, teacher_channels, student_channels, 1, 1, scale=0.5),
+                                      _logits(g, teacher_channels, scale=0.1)],
+                          spatial_scale=1 / stride, output_size=output_size))
+    return cases
+
+
+def _run_mimic(fn, case):
+    """The adaptation layer (Li et al.'s 1×1 convolution) as a function of its weights."""
+    weight, bias = case["adaptation"]
+    return call(fn, {**case, "adaptation": lambda v: F.conv2d(v, weight, bias)})
+
+
+def _mimic_label(case):
+    return (f"{len(case['proposals'])} image(s), {[len(p) for p in case['proposals']]} proposals, "
+            f"spatial_scale {case['spatial_scale']:g}, output_size {case['output_size']}")
+
+
 EXERCISES = [
     Exercise("F.1", "softmax_with_temperature", softmax_with_temperature, _softmax_cases),
     Exercise("F.2", "kd_loss", kd_loss, _kd_cases, tol=1e-4),
     Exercise("F.3", "hint_loss", hint_loss, _hint_cases, run=_run_hint, tol=1e-4),
     Exercise("F.4", "HintRegressor", HintRegressor, _regressor_cases, run=_run_regressor,
              success="right output shape and parameter count on {n} cases", label=_regressor_label),
+    Exercise("F.5", "mimic_loss", mimic_loss, _mimic_cases, run=_run_mimic, tol=1e-4, label=_mimic_label),
 ]

@@ -1,6 +1,7 @@
-"""Exercises of notebook 03 (ENet): the asymmetric convolution and the regular/dilated bottleneck.
+"""Exercises of notebook 03 (ENet): the asymmetric convolution, the regular/dilated bottleneck and the
+class weights.
 
-Both exercises are ``nn.Module`` classes. A case holds a reference module's constructor arguments,
+The first two exercises are ``nn.Module`` classes. A case holds a reference module's constructor arguments,
 its parameters and buffers (with non-trivial batch-norm statistics and PReLU slopes, so that a
 swapped layer shows) and an input; :func:`course_lib.checks.run_module` loads them into the
 learner's module in registration order and compares the outputs in eval mode.
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 from course_lib.checks import Exercise, describe, module_case, run_module, seeded, uniform_int
-from course_lib.models.enet import AsymmetricConv, RegularBottleneck
+from course_lib.models.enet import AsymmetricConv, RegularBottleneck, class_weights
 
 
 def _randomize(module: nn.Module, generator: torch.Generator) -> None:
@@ -46,6 +47,26 @@ def _bottleneck_cases(g):
     return _module_cases(RegularBottleneck, rows, lambda kw: kw["channels"], g)
 
 
+def _class_weight_cases(g):
+    """Masks with a dominant background, one with a class that never occurs, and another c."""
+    cases = []
+    other_c = 1.1 + 0.4 * float(torch.rand((), generator=g))
+    rows = [((2, 16, 16), 4, 1.02), ((uniform_int(g, 1, 3), 12, 20), 3, 1.02), ((1, 8, 8), 5, 1.02),
+            ((4, 10, 10), uniform_int(g, 2, 4), other_c)]
+    for shape, num_classes, c in rows:
+        background = torch.rand(shape, generator=g) < 0.7
+        objects = torch.randint(1, num_classes, shape, generator=g)
+        masks = torch.where(background, 0, objects)
+        if shape == (1, 8, 8):  # class 4 is absent: its weight is the bound 1 / ln c
+            masks = masks.clamp(max=3)
+        cases.append(dict(masks=masks, num_classes=num_classes, c=c))
+    return cases
+
+
+def _class_weight_label(case):
+    return f"masks {tuple(case['masks'].shape)}, num_classes {case['num_classes']}, c {case['c']:.3g}"
+
+
 def _label(case):
     return describe(case["kwargs"])
 
@@ -53,4 +74,5 @@ def _label(case):
 EXERCISES = [
     Exercise("B2.1", "AsymmetricConv", AsymmetricConv, _asymmetric_cases, run=run_module, tol=1e-4, label=_label),
     Exercise("B2.2", "RegularBottleneck", RegularBottleneck, _bottleneck_cases, run=run_module, tol=1e-4, label=_label),
+    Exercise("B2.3", "class_weights", class_weights, _class_weight_cases, label=_class_weight_label),
 ]

@@ -28,7 +28,8 @@ from course_lib.models.unet import UNet
 from course_lib.validate import check_int
 
 __all__ = ["ENet", "InitialBlock", "AsymmetricConv", "RegularBottleneck", "DownsamplingBottleneck",
-           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "ShapesRecipe", "shapes_recipe"]
+           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "class_weights", "ShapesRecipe",
+           "shapes_recipe"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -307,6 +308,29 @@ def realtime_table(results: dict[str, dict]) -> str:
     lines.append(f"{'paper':8s} {paper['params'] / 1e6:8.2f}M {'':8s} {'':10s} {'up to ' + str(paper['speedup']):>11s}x "
                  f"{paper['fewer_flops']:11d}x {paper['fewer_params']:12d}x")
     return "\n".join(lines)
+
+
+def class_weights(masks: torch.Tensor, num_classes: int, c: float = 1.02) -> torch.Tensor:
+    """§5.2: ``w_class = 1 / ln(c + p_class)``, ``p_class`` the share of ``masks``' pixels in the class.
+
+    Rare classes weigh more, but unlike inverse frequencies the weights stay bounded as ``p_class``
+    goes to 0 (at most ``1 / ln c``: 50.5 for the paper's ``c = 1.02``). ``masks`` holds class indices
+    in ``[0, num_classes)``, any shape; returns ``num_classes`` float weights for
+    ``nn.CrossEntropyLoss(weight=...)``.
+    """
+    num_classes = check_int("num_classes", num_classes, 1)
+    if not isinstance(masks, torch.Tensor) or masks.dtype.is_floating_point or masks.dtype == torch.bool:
+        raise TypeError(f"masks must be an integer tensor of class indices, got "
+                        f"{masks.dtype if isinstance(masks, torch.Tensor) else type(masks).__name__}")
+    if masks.numel() == 0:
+        raise ValueError("masks is empty: there are no pixels to count")
+    if masks.min() < 0 or masks.max() >= num_classes:
+        raise ValueError(f"masks holds classes {int(masks.min())}..{int(masks.max())}, "
+                         f"outside [0, {num_classes}) for num_classes={num_classes}")
+    if not c > 1:
+        raise ValueError(f"c must be > 1 so that ln(c + p) > 0 for every class, got {c!r}")
+    share = torch.bincount(masks.flatten(), minlength=num_classes) / masks.numel()
+    return 1 / torch.log(c + share)
 
 
 @dataclass(frozen=True)
