@@ -54,6 +54,9 @@ def test_the_networks_have_the_papers_sizes_and_output_shapes():
     assert srcnn(x).shape == espcn(x).shape == Bicubic(3)(x).shape == (2, 1, 21, 15)
     with pytest.raises(ValueError, match="init"):
         ESPCN(3, init="zeros")
+    with pytest.raises(ValueError, match="activation must be 'relu' or 'tanh'"):
+        ESPCN(3, activation="sigmoid")
+    assert isinstance(ESPCN(3, activation="tanh").feature_maps[1], nn.Tanh)
     with pytest.raises(ValueError, match="scale"):
         SRCNN(1)
 
@@ -75,7 +78,7 @@ def test_super_resolve_keeps_bicubic_colour_and_the_networks_luminance():
 
 
 def test_training_pairs_are_luminance_at_two_resolutions():
-    low, high = sr_training_data(SRRecipe(n_patches=4, epochs=1))[:]
+    low, high = sr_training_data(SRRecipe(n_patches=4, epochs=1, patch=96))[:]
     assert low.shape == (4, 1, 32, 32) and high.shape == (4, 1, 96, 96)
     assert 16 / 255 - 1e-6 <= high.min() and high.max() <= 235 / 255 + 1e-6
 

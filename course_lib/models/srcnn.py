@@ -82,16 +82,17 @@ class SRRecipe:
     n_patches: int
     epochs: int
     scale: int = 3
-    patch: int = 96
+    patch: int = 48
     batch_size: int = 32
-    max_lr: float = 3e-3
+    max_lr: float = 1e-3
     seed: int = 0
 
 
 def sr_recipe() -> SRRecipe:
-    """The mode's recipe: in full mode 4096 patches of 96 x 96 for 10 epochs, in fast mode 256 for one
-    epoch (``benchmarks/applications.py`` measures the full one against the targets)."""
-    return pick(fast=SRRecipe(n_patches=256, epochs=1), full=SRRecipe(n_patches=4096, epochs=10))
+    """The mode's recipe: in full mode 16384 patches of 48 x 48 for 16 epochs (about 4 minutes for
+    SRCNN and 40 s for ESPCN on 2 CPU cores), in fast mode 1024 for one epoch
+    (``benchmarks/applications.py`` measures the full one against the targets)."""
+    return pick(fast=SRRecipe(n_patches=1024, epochs=1), full=SRRecipe(n_patches=16384, epochs=16))
 
 
 def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
@@ -102,8 +103,12 @@ def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
 
 
 def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool | None = None) -> dict:
-    """Train ``model`` (low-resolution Y to high-resolution Y) with ``recipe``; the history of ``fit``."""
+    """Train ``model`` (low-resolution Y to high-resolution Y) with ``recipe``; the history of ``fit``.
+
+    The model is moved to the ``channels_last`` memory format first (in place): on a CPU its
+    convolutions then run about 1.4x faster, with the same results up to rounding."""
     check_module(model)
+    model.to(memory_format=torch.channels_last)
     loader = torch.utils.data.DataLoader(sr_training_data(recipe), batch_size=recipe.batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(recipe.seed))
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.max_lr)
