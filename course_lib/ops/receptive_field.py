@@ -15,25 +15,21 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_lib.validate import check_int, check_module
+from course_lib.arithmetic import receptive_field
+from course_lib.validate import check_module
 
 __all__ = ["receptive_field_size", "effective_receptive_field", "extent"]
 
 
 def receptive_field_size(layers: Sequence[tuple[int, int, int]]) -> int:
     """Side of the receptive field of one output unit of a stack of ``(kernel_size, stride, dilation)``
-    layers: ``r = 1 + Σ_i d_i (k_i - 1) Π_{j<i} s_j``. Each layer widens the field by its span
-    minus one, ``d (k - 1)``, counted in steps of the product of the strides below it."""
-    field, jump = 1, 1
+    layers: ``r = 1 + Σ_i d_i (k_i - 1) Π_{j<i} s_j`` (``course_lib.arithmetic.receptive_field``,
+    with every layer's dilation given). Each layer widens the field by its span minus one,
+    ``d (k - 1)``, counted in steps of the product of the strides below it."""
     for index, layer in enumerate(layers):
         if not (isinstance(layer, (tuple, list)) and len(layer) == 3):
             raise ValueError(f"layer {index} must be a (kernel_size, stride, dilation) triple, got {layer!r}")
-        kernel_size = check_int(f"layer {index} kernel_size", layer[0], 1)
-        stride = check_int(f"layer {index} stride", layer[1], 1)
-        dilation = check_int(f"layer {index} dilation", layer[2], 1)
-        field += dilation * (kernel_size - 1) * jump
-        jump *= stride
-    return field
+    return receptive_field(layers)
 
 
 def effective_receptive_field(model: nn.Module, input_size: tuple[int, int, int, int],
