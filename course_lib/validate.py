@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["NotAnInt", "check_int", "check_module", "check_float_batch", "check_image_batch"]
+__all__ = ["NotAnInt", "check_int", "check_module", "check_float_batch", "check_image_batch",
+           "check_image_range"]
 
 
 class NotAnInt(TypeError, ValueError):
@@ -64,4 +65,19 @@ def check_image_batch(x, name: str = "input") -> None:
     low, high = (float(v) for v in torch.aminmax(x.detach())) if x.numel() else (0.0, 1.0)
     if low < -1e-3 or high > 1 + 1e-3:
         raise ValueError(f"{name} must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
+                         "(divide 0..255 images by 255)")
+
+
+def check_image_range(images, where: str) -> None:
+    """``images`` must be a float ``(C, H, W)`` or ``(N, C, H, W)`` tensor with values in [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{where}: images must be a torch.Tensor, got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise TypeError(f"{where}: images must be a float tensor in [0, 1], got dtype {images.dtype} "
+                        "(convert uint8 images with x.float() / 255)")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"{where}: images must be (C, H, W) or (N, C, H, W), got shape {tuple(images.shape)}")
+    low, high = (float(v) for v in torch.aminmax(images.detach())) if images.numel() else (0.0, 1.0)
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(f"{where}: images must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
                          "(divide 0..255 images by 255)")

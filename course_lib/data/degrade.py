@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from course_lib.validate import check_int
+from course_lib.validate import check_image_range, check_int
 
-__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "upscale", "random_patches", "check_image_range"]
+__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "upscale", "random_patches"]
 
 
 def low_light(images: torch.Tensor, gain=0.25, gamma=1.5, noise_std=0.03, seed: int = 0) -> torch.Tensor:
@@ -37,21 +37,6 @@ def random_low_light(images: torch.Tensor, seed: int, clean_fraction: float = 0.
     gain, gamma, noise_std = uniform(0.1, 1.0), uniform(1.0, 2.0), uniform(0.0, 0.06)
     dark = low_light(images, gain, gamma, noise_std, seed=seed)
     return torch.where(torch.rand(len(images), 1, 1, 1, generator=generator) < clean_fraction, images, dark)
-
-
-def check_image_range(images, where: str) -> None:
-    """``images`` must be a float ``(C, H, W)`` or ``(N, C, H, W)`` tensor with values in [0, 1]."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{where}: images must be a torch.Tensor, got {type(images).__name__}")
-    if not images.is_floating_point():
-        raise TypeError(f"{where}: images must be a float tensor in [0, 1], got dtype {images.dtype} "
-                        "(convert uint8 images with x.float() / 255)")
-    if images.ndim not in (3, 4):
-        raise ValueError(f"{where}: images must be (C, H, W) or (N, C, H, W), got shape {tuple(images.shape)}")
-    low, high = (float(v) for v in torch.aminmax(images.detach())) if images.numel() else (0.0, 1.0)
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(f"{where}: images must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
-                         "(divide 0..255 images by 255)")
 
 
 def modcrop(images: torch.Tensor, factor: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.data.degrade import check_image_range
+from course_lib.validate import check_image_range
 
 __all__ = ["camera_response", "inverse_camera_response", "exposure_stack"]
 

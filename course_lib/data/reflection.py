@@ -19,7 +19,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from course_lib.data.degrade import random_patches
 from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
-from course_lib.validate import check_int
+from course_lib.validate import check_image_range, check_int
 
 __all__ = ["GAMMA", "SIGMA_RANGE", "synthesize_blend", "random_blends", "reflection_training_pairs",
            "held_out_blends"]
@@ -31,18 +31,10 @@ SIGMA_RANGE = (1.0, 5.0)
 
 
 def _check_rgb(x, name: str, where: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{where}: {name} must be a float tensor in [0, 1], got dtype {x.dtype} "
-                        "(convert uint8 images with x.float() / 255)")
+    check_image_range(x, f"{where}: {name}")
     if x.ndim != 3 or x.shape[0] != 3:
         hint = " (a grey image: repeat it with x.expand(3, -1, -1))" if x.ndim == 3 and x.shape[0] == 1 else ""
         raise ValueError(f"{where}: {name} must be an RGB image (3, H, W), got shape {tuple(x.shape)}{hint}")
-    low, high = (float(v) for v in torch.aminmax(x.detach()))
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(f"{where}: {name} must have values in [0, 1], got [{low:.3g}, {high:.3g}] "
-                         "(divide 0..255 images by 255)")
 
 
 def _check_number(name: str, value, low: float, high: float) -> float:

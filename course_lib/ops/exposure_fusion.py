@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_lib.validate import check_int
+from course_lib.validate import check_image_range, check_int
 
 __all__ = ["contrast", "saturation", "well_exposedness", "fusion_weights", "gaussian_pyramid",
            "laplacian_pyramid", "collapse", "default_levels", "exposure_fusion"]
@@ -43,9 +43,7 @@ def _check_stack(stack, where: str, colour: bool = True) -> torch.Tensor:
     if colour and stack.shape[1] != 3:
         raise ValueError(f"{where}: needs RGB frames (K, 3, H, W), got {stack.shape[1]} channel(s); a grey "
                          "image has no saturation — repeat it to 3 channels and pass saturation=0 to the fusion")
-    low, high = (float(v) for v in torch.aminmax(stack.detach()))
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(f"{where}: frames must have values in [0, 1], got [{low:.3g}, {high:.3g}]")
+    check_image_range(stack, where)
     return stack
 
 
