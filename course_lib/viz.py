@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from course_lib.validate import check_int
 
 __all__ = ["PALETTE", "show_images", "colorize_mask", "overlay_mask", "legend_handles",
-           "show_feature_maps", "plot_history"]
+           "show_feature_maps", "plot_history", "paper_table"]
 
 TITLE_SIZE = 13
 LABEL_SIZE = 12
@@ -236,13 +236,28 @@ def plot_history(history: dict, keys=None, title: str | None = None) -> Figure:
                 ax.xaxis.get_major_locator().set_params(integer=True)
         values = np.concatenate([np.asarray(history[k], float) for k in ks])
         if panel == "loss per step" and np.all(values > 0):
-            ax.set_yscale("log")  # plain numbers (0.3, not 3e-01); in-between ticks labelled when < 1 decade
+            ax.set_yscale("log")  # plain numbers (0.3, not 3e-01), labelled at 1, 2 and 5 times a power of ten
             ax.yaxis.set_major_formatter(_PLAIN)
-            ax.yaxis.set_minor_formatter(_PLAIN if values.max() < 10 * values.min() else NullFormatter())
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(_PLAIN)
         ax.set_title(panel, fontsize=TITLE_SIZE)
-        ax.tick_params(which="both", labelsize=11)
+        ax.tick_params(which="both", labelsize=LABEL_SIZE)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=11)
+        ax.legend(fontsize=LABEL_SIZE)
     if title is not None:
         fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig
+
+
+def paper_table(rows, measured: str = "we measured") -> str:
+    """The "paper says / we measured" table that ends each notebook, as aligned text (print it).
+
+    ``rows``: ``(what, paper says, we measured)`` triples of strings; ``measured`` heads the third column
+    (e.g. ``"we measured (mean ± spread over 3 seeds)"``).
+    """
+    rows = [tuple(row) for row in rows]
+    if not rows or any(len(row) != 3 or not all(isinstance(cell, str) for cell in row) for row in rows):
+        raise ValueError("rows must be a non-empty list of (what, paper says, we measured) string triples")
+    table = [("", "paper says", measured)] + rows
+    widths = [max(len(row[k]) for row in table) for k in range(2)]
+    return "\n".join(f"{what:<{widths[0]}}   {paper:<{widths[1]}}   {ours}".rstrip() for what, paper, ours in table)

@@ -55,3 +55,15 @@ def test_device_preference_is_cuda_then_mps_then_cpu(monkeypatch):
 def test_bad_seed():
     with pytest.raises(ValueError, match="seed"):
         config.seed_everything(-1)
+
+
+def test_setup_makes_every_figure_text_at_least_12_points():
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    with matplotlib.rc_context({"font.size": 8, "xtick.labelsize": "small", "legend.fontsize": 6}):
+        config.setup(quiet=True)
+        sizes = {key: FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
+                 for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize",
+                             "ytick.labelsize", "legend.fontsize", "figure.titlesize")}
+    assert min(sizes.values()) >= 12, sizes

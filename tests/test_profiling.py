@@ -1,4 +1,5 @@
 """course_lib.profiling against numbers worked out by hand."""
+import math
 import pytest
 import torch
 from torch import nn
@@ -49,3 +50,34 @@ def test_latency_rejects_bad_counts(kwargs, match):
 def test_model_must_be_a_module():
     with pytest.raises(TypeError, match="nn.Module"):
         count_parameters(lambda x: x)
+
+
+def test_memory_format_speedups_times_each_variant_and_leaves_the_model_alone():
+    from course_lib.profiling import SPEEDUP_VARIANTS, memory_format_speedups
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 1))
+    rows = memory_format_speedups({"tiny": model}, (1, 3, 16, 16), compile=False, repeats=1, warmup=0)
+    assert rows["tiny"]["eager"] > 0 and rows["tiny"]["channels_last"] > 0
+    assert math.isnan(rows["tiny"]["channels_last + compile"]) and set(SPEEDUP_VARIANTS) <= set(rows["tiny"])
+    assert model[0].weight.is_contiguous()  # a copy went channels_last, not the learner's model
+
+
+def test_memory_format_speedups_reports_a_failed_compile_instead_of_crashing(monkeypatch):
+    from course_lib.profiling import memory_format_speedups
+
+    def no_compiler(model):
+        raise RuntimeError("no C++ compiler found\nmore details")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    rows = memory_format_speedups({"tiny": nn.Conv2d(3, 4, 3)}, (1, 3, 8, 8), repeats=1, warmup=0)
+    assert rows["tiny"]["compile error"] == "RuntimeError: no C++ compiler found"
+    assert math.isnan(rows["tiny"]["channels_last + compile"])
+
+
+def test_memory_format_speedups_says_what_it_expects():
+    from course_lib.profiling import memory_format_speedups
+
+    with pytest.raises(TypeError, match="non-empty dict"):
+        memory_format_speedups(nn.Conv2d(3, 4, 3))
+    with pytest.raises(TypeError, match="net must be a torch.nn.Module"):
+        memory_format_speedups({"net": "resnet"})

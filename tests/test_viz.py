@@ -142,3 +142,22 @@ def test_plot_history_rejects_bad_inputs():
         plot_history({"step_loss": [1.0]}, keys=["val_miou"])
     with pytest.raises(ValueError, match="nothing to plot"):
         plot_history({"step_loss": []})
+
+
+def test_paper_table_aligns_three_columns_under_their_headers():
+    from course_lib.viz import paper_table
+
+    text = paper_table([("mean IoU", "62.7 (Table 2)", "0.519"), ("boundary F1, FCN-8s", "-", "0.860")])
+    lines = text.splitlines()
+    assert len(lines) == 3 and "paper says" in lines[0] and "we measured" in lines[0]
+    column = lines[0].index("paper says")
+    assert lines[1][column:].startswith("62.7") and lines[2][column:].startswith("-")
+    assert lines[1].endswith("0.519") and lines[2].index("0.860") == lines[1].index("0.519")
+
+
+@pytest.mark.parametrize("rows", [[], [("a", "b")], [("a", "b", 0.5)]])
+def test_paper_table_says_what_rows_it_expects(rows):
+    from course_lib.viz import paper_table
+
+    with pytest.raises(ValueError, match="string triples"):
+        paper_table(rows)
