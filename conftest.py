@@ -9,10 +9,12 @@ find the notebooks just executed instead of executing them a second time.
 """
 import copy
 import os
+from pathlib import Path
 
 os.environ.setdefault("COURSE_MODE", "fast")
 os.environ.setdefault("COURSE_OFFLINE", "1")
 
+ROOT = Path(__file__).resolve().parent
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
 
 
@@ -45,7 +47,7 @@ def pytest_runtest_teardown(item, nextitem):
     if not hasattr(item, "cell_num") or (nextitem is not None and nextitem.parent is item.parent):
         return
     run = _runs.pop(item.nodeid.split("::")[0], None)
-    if run is not None and run["passed"] and item.path.parent.name == "solutions":
+    if run is not None and run["passed"] and item.path.parent == ROOT / "solutions":
         from course_lib.grading.site import save_executed
 
-        save_executed(run["nb"], item.path, run["seconds"])
+        save_executed(run["nb"], item.path, run["seconds"], ROOT / "site" / "_build" / "executed")

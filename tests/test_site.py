@@ -86,7 +86,7 @@ def test_a_page_says_how_long_fast_mode_took(tmp_path):
     source.write_text(notebooks.write_text(nb))
     site.save_executed(nb, source, seconds=42.4, folder=tmp_path / "executed")
     page = site.page_notebook(site.load_executed(source, tmp_path / "executed"), "99_test")
-    assert "ran in fast mode in 42 s" in page.cells[1].source
+    assert "executed in fast mode, in 42 s." in page.cells[1].source
     assert "site" not in page.metadata["course"]
 
 
@@ -225,7 +225,7 @@ def test_a_notebook_page_shows_figures_checks_and_no_solution(visits, name):
     for cell in notebooks.check_cells(solution):
         assert stdout_of(cell).strip() in page["text"], f"{name}: check line {stdout_of(cell)!r} not shown"
     assert notebooks.BEGIN not in page["text"]
-    assert "fast mode in" in page["text"]
+    assert "executed in fast mode, in" in page["text"]
     assert page["downloads"] == [(f"{name}.ipynb", (ROOT / "notebooks" / f"{name}.ipynb").read_bytes())]
 
 

@@ -107,11 +107,11 @@ def page_notebook(executed, name: str):
         cell.outputs = [o for o in cell.get("outputs", []) if WIDGET not in o.get("data", {})]
     seconds = page.metadata.get("course", {}).pop("site", {}).get("fast_seconds")
     page.metadata.pop("widgets", None)
-    ran = f"This page ran in fast mode in {seconds:.0f} s. " if seconds is not None else ""
+    ran = f" This page was executed in fast mode, in {seconds:.0f} s." if seconds is not None else ""
     note = nbformat.v4.new_markdown_cell(
-        f"```{{note}}\n{ran}The solutions are left out: download the student notebook "
-        f"{{download}}`{name}.ipynb <../{STUDENT}/{name}.ipynb>`, fill in its exercises and run it "
-        f"with `make lab`.\n```")
+        f":::{{admonition}} Run it yourself\n:class: tip\nThe solutions are left out: download the student "
+        f"notebook {{download}}`{name}.ipynb <../{STUDENT}/{name}.ipynb>`, fill in its exercises and "
+        f"run it with `make lab`.{ran}\n:::")
     note.id = "course-site-note"
     at = 0
     if page.cells and page.cells[0].cell_type == "markdown" and page.cells[0].source.startswith("# "):
