@@ -35,7 +35,6 @@ SITE = REPO_ROOT / "site"
 BUILD = SITE / "_build"
 EXECUTED = BUILD / "executed"
 STAGE = BUILD / "src"
-HTML = BUILD / "html"
 PAGES = "notebooks"  # the pages' folder in the site, as in README's links (notebooks/01_fcn.ipynb)
 STUDENT = "student"  # the student notebooks offered for download
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -178,10 +177,10 @@ def build(root: Path = REPO_ROOT, execute_missing: bool = True, log=print) -> Pa
     Executed notebooks come from ``site/_build/executed``; a missing or stale one is executed in
     fast mode when ``execute_missing``, and is an error otherwise. Sphinx warnings fail the build.
     """
-    solutions = root / "solutions"
+    solutions, build_dir = root / "solutions", root / "site" / "_build"
     names = notebook_names(solutions)
     executed, missing = {}, []
-    folder = root / "site" / "_build" / "executed"
+    folder = build_dir / "executed"
     for name in names:
         executed[name] = load_executed(solutions / f"{name}.ipynb", folder)
         if executed[name] is None:
@@ -191,12 +190,12 @@ def build(root: Path = REPO_ROOT, execute_missing: bool = True, log=print) -> Pa
     for name in missing:
         log(f"executing {name} in fast mode")
         executed[name] = execute_solution(solutions / f"{name}.ipynb", folder)
-    source = root / "site" / "_build" / "src"
+    source = build_dir / "src"
     stage(names, executed, root, source)
     subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
                     "build", str(source), "--path-output",
                     str(root / "site"), "--warningiserror", "--keep-going", "--quiet"], check=True)
-    return root / "site" / "_build" / "html"
+    return build_dir / "html"
 
 
 def main(argv: list[str] | None = None) -> int:
