@@ -3,21 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SITE_STAMP := $(VENV)/.installed-site
 
-.PHONY: lab test release grade bench clean
+.PHONY: lab test site release grade bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .[cluster]
 	touch $(STAMP)
 
+# the site's extra (Jupyter Book, offline MathJax, Playwright) for `make site` and `make test` only
+$(SITE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .[cluster,site]
+	touch $(SITE_STAMP)
+
 ## lab: set up .venv if needed, then open JupyterLab on notebooks/ (--allow-root when run as root)
 lab: $(STAMP)
 	$(BIN)/course lab
 
-## test: set up .venv if needed, then run every unit test and every solution notebook (fast mode)
-test: $(STAMP)
+## test: set up .venv if needed, then run every unit test, every solution notebook (fast mode) and the site's browser test
+test: $(SITE_STAMP)
 	COURSE_MODE=fast COURSE_OFFLINE=1 $(BIN)/python -m pytest
+
+## site: the course as a website in site/_build/html (executes the notebooks in fast mode unless make test just did)
+site: $(SITE_STAMP)
+	$(BIN)/python -m course_lib.grading.site
 
 ## release: write notebooks/ from solutions/
 release: $(STAMP)
@@ -32,4 +42,4 @@ bench: $(STAMP)
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) datasets/cache
+	rm -rf $(VENV) datasets/cache site/_build
