@@ -115,7 +115,7 @@ def main_05b():
           f"{pyramid['miou']['pyramid']}; gain {statistics.mean(gains):+.3f} (min {min(gains):+.3f}; target >= +0.10)")
     (heavy, icnet) = cascade["models"]
     speedup = cascade["seconds"][heavy] / cascade["seconds"][icnet]
-    print(f"\n{'network':>24} {'mean IoU':>9} {'ms':>8} {'GFLOPs':>7}   ({icnet_recipe().timing_size}-px image, one run)")
+    print(f"\n{'network':>24} {'mean IoU':>9} {'ms':>8} {'GFLOPs':>7}   ({' x '.join(map(str, icnet_recipe().timing_size))} image, one run)")
     for name in cascade["models"]:
         print(f"{name:>24} {cascade['miou'][name]:9.3f} {cascade['seconds'][name] * 1e3:8.1f} {cascade['flops'][name] / 1e9:7.2f}")
     print(f"ICNet {speedup:.1f}x faster (target >= 3), {cascade['miou'][icnet] - cascade['miou'][heavy]:+.3f} mean IoU "

@@ -5,7 +5,7 @@ class probability is below a ``threshold`` are left unlabelled (:func:`pseudo_la
 (a fresh network of the same kind) trains on the labelled images and the pseudo-labelled ones.
 This is the "self-taught" part of Hung, Tsai, Liou, Lin & Yang (BMVC 2018, §3.2, Eq. 5), whose mask
 comes from a discriminator's confidence instead of the segmenter's own; we leave out the adversarial
-half: one more network to train and balance, for a smaller share of their gain (their Table 4).
+half, one more network to train and balance against the first.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class SemiSupervisedRecipe:
     from ``seed``. Self-training: the teacher is the supervised net of ``semi_fraction``; the student sees
     the labelled scenes and the rest with pseudo-labels of confidence >= ``threshold``."""
 
-    n_train: int = 1024
+    n_train: int = 256
     n_val: int = 256
     image_size: int = 64
     fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
@@ -55,7 +55,7 @@ class SemiSupervisedRecipe:
 
 
 def semi_supervised_recipe() -> SemiSupervisedRecipe:
-    """Full mode: 1024 scenes, 512 steps a run; fast mode: 256 scenes, fractions 1/8 and 1, 32 steps."""
+    """Full mode: 256 scenes, 512 steps a run; fast mode: 256 scenes, fractions 1/8 and 1, 32 steps."""
     return pick(fast=SemiSupervisedRecipe(n_train=256, n_val=64, fractions=(0.125, 1.0), steps=32),
                 full=SemiSupervisedRecipe())
 
