@@ -1,7 +1,9 @@
 """Notebook 05a (slide D, "Developments", first half): what a dense CRF and SLIC voting add to a
 coarse FCN (FCN-8s, stride 8 as DeepLab's network), and how much checkerboard three 2x upsampling layers leave, in one table.
+Notebook 05b (second half): backbones, pyramid pooling, the ICNet cascade, self-training (:func:`main_05b`).
 
-    .venv/bin/python benchmarks/developments.py            # full mode: the numbers notebook 05a promises
+    .venv/bin/python benchmarks/developments.py            # full mode: the numbers notebooks 05a and 05b promise
+    .venv/bin/python benchmarks/developments.py 05b        # one notebook's part only
     COURSE_MODE=fast .venv/bin/python benchmarks/developments.py
 
 Runs the notebook's recipe, ``course_lib.models.developments.developments_recipe()``. The claims:
@@ -10,6 +12,7 @@ VOC12 val: 59.8 -> 63.7 mean IoU); a 3x3 stride-2 transposed convolution starts 
 that training only slowly removes (Odena et al. 2016), resize-convolution never has one.
 """
 import statistics
+import sys
 import time
 
 import torch
@@ -21,7 +24,11 @@ from course_lib.data import NUM_CLASSES, ShapesDataset
 from course_lib.metrics import boundary_f1, mean_iou, psnr
 from course_lib.models.developments import (UPSAMPLING, developments_recipe, refinements, train_decoder,
                                             upsampling_pairs)
+from course_lib.models.backbones import compare_backbones, degradation_experiment, degradation_recipe
 from course_lib.models.fcn import FCN
+from course_lib.models.icnet import cascade_experiment, icnet_recipe
+from course_lib.models.pspnet import pyramid_experiment, pyramid_recipe
+from course_lib.models.self_training import semi_supervised_experiment, semi_supervised_recipe
 from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.train import fit, predict
 
@@ -81,5 +88,47 @@ def main():
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
+def main_05b():
+    """Notebook 05b's claims, each with its recipe: the pyramid lifts held-out mean IoU on the context scenes by
+    at least 10 points on every seed (PSPNet §4); ICNet is at least 3x faster than the same heavy network at full
+    resolution and at most 5 points lower (ICNet Fig. 1); self-training with 1/8 of the labels recovers at least
+    30 % of the gap to all labels; a deeper plain net trains worse than a shallower one, the residual one does
+    not (He et al. Fig. 1); and torchvision's backbones' parameters, FLOPs and latency."""
+    device = setup()
+    start = time.perf_counter()
+    backbones = compare_backbones(degradation_recipe().backbone_size, degradation_recipe().backbone_repeats)
+    degradation = degradation_experiment(degradation_recipe(), device)
+    pyramid = pyramid_experiment(pyramid_recipe(), device)
+    cascade = cascade_experiment(icnet_recipe(), device)
+    semi = semi_supervised_experiment(semi_supervised_recipe(), device)
+
+    print(f"\ntorchvision backbones, random weights, one {degradation_recipe().backbone_size}-px image, this CPU, one run")
+    print(f"{'backbone':>14} {'year':>5} {'params M':>9} {'GFLOPs':>7} {'ms':>8}")
+    for name, row in backbones.items():
+        print(f"{name:>14} {row['year']:5d} {row['params'] / 1e6:9.1f} {row['flops'] / 1e9:7.2f} {row['seconds'] * 1e3:8.1f}")
+    print(f"\n{'net':>12} {'final train loss':>17} {'held-out accuracy':>18}   (mean loss of the last 10 % of steps)")
+    for name, row in degradation.items():
+        steps = row["history"]["step_loss"]
+        print(f"{name:>12} {statistics.mean(steps[-max(1, len(steps) // 10):]):17.3f} {row['accuracy']:18.3f}")
+    gains = [p - q for p, q in zip(pyramid["miou"]["pyramid"], pyramid["miou"]["plain"])]
+    print(f"\ncontext scenes, held-out mean IoU per seed: plain {pyramid['miou']['plain']}, pyramid "
+          f"{pyramid['miou']['pyramid']}; gain {statistics.mean(gains):+.3f} (min {min(gains):+.3f}; target >= +0.10)")
+    (heavy, icnet) = cascade["models"]
+    speedup = cascade["seconds"][heavy] / cascade["seconds"][icnet]
+    print(f"\n{'network':>24} {'mean IoU':>9} {'ms':>8} {'GFLOPs':>7}   ({' x '.join(map(str, icnet_recipe().timing_size))} image, one run)")
+    for name in cascade["models"]:
+        print(f"{name:>24} {cascade['miou'][name]:9.3f} {cascade['seconds'][name] * 1e3:8.1f} {cascade['flops'][name] / 1e9:7.2f}")
+    print(f"ICNet {speedup:.1f}x faster (target >= 3), {cascade['miou'][icnet] - cascade['miou'][heavy]:+.3f} mean IoU "
+          f"(target >= -0.05)")
+    print("\nlabelled fraction -> held-out mean IoU: " + ", ".join(f"{f:g}: {m:.3f}" for f, m in semi["supervised"].items()))
+    print(f"self-training from {semi['labelled']} labelled scenes: {semi['self-training']:.3f}, recovers "
+          f"{semi['recovered']:.0%} of the gap (target >= 30 %)")
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+
+
 if __name__ == "__main__":
-    main()
+    parts = sys.argv[1:] or ["05a", "05b"]
+    if "05a" in parts:
+        main()
+    if "05b" in parts:
+        main_05b()

@@ -1,0 +1,65 @@
+"""course_lib.models.icnet: the branches' resolutions (ICNet §3.2), cascade feature fusion (§3.3) against
+its definition, cascade label guidance (§3.4) against a sum of cross-entropies, FLOPs of a convolution
+against the formula, ICNet's FLOPs against the heavy network at full resolution, bad input."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.models.icnet import CascadeFeatureFusion, CascadeLoss, ICNet
+from course_lib.models.pspnet import PSPNet
+from course_lib.profiling import count_flops
+
+
+def test_icnet_outputs_in_train_and_eval_mode():
+    torch.manual_seed(0)
+    net = ICNet(3, bins=(1, 2))
+    x = torch.rand(2, 3, 48, 64)
+    coarse, medium, final = net(x)
+    assert coarse.shape == (2, 3, 6, 8) and medium.shape == (2, 3, 12, 16) and final.shape == (2, 3, 12, 16)
+    CascadeLoss()((coarse, medium, final), torch.randint(0, 3, (2, 48, 64))).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    assert net.eval()(x).shape == (2, 3, 48, 64)
+
+
+def test_cascade_feature_fusion_is_its_definition():
+    torch.manual_seed(0)
+    cff = CascadeFeatureFusion(4, 6, 5, num_classes=3).eval()
+    low, high = torch.randn(1, 4, 3, 5), torch.randn(1, 6, 6, 10)
+    fused, scores = cff(low, high)
+    up = F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)
+    low_conv = cff.low[0]
+    assert low_conv.dilation == (2, 2) and low_conv.kernel_size == (3, 3)
+    expected = F.relu(cff.low[1](F.conv2d(up, low_conv.weight, padding=2, dilation=2)) + cff.high(high))
+    assert torch.allclose(fused, expected, atol=1e-6) and fused.shape == (1, 5, 6, 10)
+    assert torch.allclose(scores, cff.classifier(up), atol=1e-6)
+
+
+def test_cascade_loss_is_a_weighted_sum_of_cross_entropies():
+    torch.manual_seed(0)
+    masks = torch.randint(0, 3, (2, 16, 16))
+    masks[0, :2] = 255
+    outputs = (torch.randn(2, 3, 4, 4), torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8))
+    expected = sum(w * F.cross_entropy(o, masks[:, ::16 // o.shape[-1], ::16 // o.shape[-1]], ignore_index=255)
+                   for w, o in zip((0.4, 0.4, 1.0), outputs))
+    assert torch.allclose(CascadeLoss()(outputs, masks), expected)
+    with pytest.raises(ValueError, match="3 outputs"):
+        CascadeLoss()(outputs[2], masks)
+
+
+def test_conv_flops_match_the_formula():
+    conv = nn.Conv2d(5, 7, 3, stride=2, padding=1)
+    # 2 * C_in * C_out * k * k per output pixel, 16 x 16 output pixels
+    assert count_flops(conv, torch.zeros(1, 5, 32, 32)) == 2 * 5 * 7 * 9 * 16 * 16
+
+
+def test_icnet_needs_a_third_of_the_flops_of_the_heavy_network_at_full_resolution():
+    x = torch.zeros(1, 3, 128, 128)
+    assert count_flops(ICNet(3), x) * 3 < count_flops(PSPNet(3), x)
+
+
+def test_icnet_bad_input():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        ICNet(3)(torch.rand(1, 3, 100, 128))
+    with pytest.raises(ValueError, match="does not fit"):
+        ICNet(3).eval()(torch.rand(1, 3, 64, 64))       # the heavy branch's map is 4 x 4 < bin 6
