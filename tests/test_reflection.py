@@ -19,9 +19,10 @@ from tests.bad_images import BAD_IMAGE_BATCHES
 
 def test_blend_of_constant_images_matches_the_overflow_correction_by_hand():
     background, reflection = torch.full((3, 8, 8), 0.9), torch.full((3, 8, 8), 0.8)
-    blend, b, r = synthesize_blend(background, reflection, sigma=2.0, transmission=0.9, attenuation=1.08)
+    blend, b, r = synthesize_blend(background, reflection, sigma=2.0, transmission=0.9, attenuation=1.08, mixing=0.5)
     b_lin, r_lin = 0.9**2.2, 0.8**2.2              # the blur leaves a constant image alone
     r_lin = r_lin - 1.08 * (b_lin + r_lin - 1)      # every pixel overflows, so the mean is b_lin + r_lin
+    r_lin = 0.5 * r_lin                             # the mixing comes after the correction, as in the paper's code
     torch.testing.assert_close(blend, torch.full_like(blend, (0.9 * b_lin + r_lin) ** (1 / 2.2)))
     torch.testing.assert_close(r, torch.full_like(r, r_lin ** (1 / 2.2)))
     assert torch.equal(b, background)
@@ -57,6 +58,7 @@ def test_random_blends_follow_the_seed_and_held_out_blends_use_held_out_images_o
     (dict(background=torch.zeros(3, 8, 8, dtype=torch.uint8)), "float"),
     (dict(sigma=-1.0), "sigma"),
     (dict(transmission=1.5), "transmission"),
+    (dict(mixing=-0.1), "mixing"),
 ])
 def test_blend_explains_bad_input(change, match):
     args = dict(background=torch.rand(3, 8, 8), reflection=torch.rand(3, 8, 8), sigma=2.0) | change

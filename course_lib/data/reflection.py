@@ -7,8 +7,9 @@ Separation with Perceptual Losses", CVPR 2018, §4 (notebook 10).
 
 A photo through glass is the sum, in linear light, of the background behind the glass (B, in focus)
 and a reflection (R, out of focus because the camera focuses on the background). The recipe: undo
-the gamma (2.2), blur R with a Gaussian of random sigma in [1, 5], dim B by a random factor in
-[0.8, 1], correct the overflow where B + R exceeds 1, add, and apply the gamma again.
+the gamma (2.2), blur R with a Gaussian of random sigma in [1, 5], correct the overflow where B + R
+exceeds 1, weaken R by a random mixing factor in [0.25, 0.5] (glass reflects a fraction of the light),
+dim B by a random factor in [0.8, 1], add, and apply the gamma again.
 """
 from __future__ import annotations
 
@@ -21,13 +22,19 @@ from course_lib.data.degrade import random_patches
 from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.validate import check_image_range, check_int
 
-__all__ = ["GAMMA", "SIGMA_RANGE", "synthesize_blend", "random_blends", "reflection_training_pairs",
+__all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "synthesize_blend", "random_blends", "reflection_training_pairs",
            "held_out_blends"]
 
 #: The display gamma the recipe undoes before adding the layers in linear light.
 GAMMA = 2.2
 #: The range of the Gaussian blur of the reflection (the paper's official code: ``linspace(1, 5, 80)``).
 SIGMA_RANGE = (1.0, 5.0)
+#: The range of the reflection's strength in linear light. The paper multiplies R by a vignetting mask
+#: (a 2-D Gaussian, 1 at its centre and about 0.1 at its edge); one number per blend stands in for it
+#: here. At full strength (1) R is as bright as B, the blend is mostly reflection and no method
+#: recovers B (PSNR of B about 16 dB for every method, notebook 10 measured); at 0.25-0.5 the
+#: reflection is still clearly visible where B is dark.
+MIXING_RANGE = (0.25, 0.5)
 
 
 def _check_rgb(x, name: str, where: str) -> None:
@@ -44,7 +51,7 @@ def _check_number(name: str, value, low: float, high: float) -> float:
 
 
 def synthesize_blend(background: torch.Tensor, reflection: torch.Tensor, sigma: float,
-                     transmission: float = 1.0, attenuation: float = 1.08):
+                     transmission: float = 1.0, attenuation: float = 1.08, mixing: float = 1.0):
     """One blend of Zhang et al. §4 (their ``syn_data``), deterministic; returns ``(blend, background,
     reflection_layer)``, all ``(3, H, W)`` in [0, 1] and gamma-encoded:
 
@@ -53,11 +60,12 @@ def synthesize_blend(background: torch.Tensor, reflection: torch.Tensor, sigma: 
     3. overflow: per channel c, ``m_c`` = mean of ``B + R`` over the pixels where it exceeds 1 (at
        least 1), then ``R_c = clip(R_c - attenuation (m_c - 1), 0, 1)``: the reflection is darkened
        where the sum would saturate, instead of clipping the blend into flat white;
-    4. ``I = transmission · B + R`` (glass passes a share ``transmission`` of the background);
-    5. back to display: ``blend = clip(I ** (1 / 2.2), 0, 1)``, ``reflection_layer = R ** (1 / 2.2)``.
+    4. ``R = mixing · R``: the glass reflects only a share of the light (the paper multiplies by a
+       vignetting mask here, after the overflow correction; we use one number);
+    5. ``I = transmission · B + R`` (glass passes a share ``transmission`` of the background);
+    6. back to display: ``blend = clip(I ** (1 / 2.2), 0, 1)``, ``reflection_layer = R ** (1 / 2.2)``.
 
-    The background target is the background itself (as in the paper's code). The paper's random
-    vignetting mask on R is left out.
+    The background target is the background itself (as in the paper's code).
     """
     _check_rgb(background, "background", "synthesize_blend")
     _check_rgb(reflection, "reflection", "synthesize_blend")
@@ -67,13 +75,14 @@ def synthesize_blend(background: torch.Tensor, reflection: torch.Tensor, sigma: 
     sigma = _check_number("sigma", sigma, 0.1, 50.0)
     transmission = _check_number("transmission", transmission, 0.0, 1.0)
     attenuation = _check_number("attenuation", attenuation, 0.0, 10.0)
+    mixing = _check_number("mixing", mixing, 0.0, 1.0)
     b_lin, r_lin = background.clamp(0, 1) ** GAMMA, reflection.clamp(0, 1) ** GAMMA
     size = 2 * math.ceil(2 * sigma) + 1
     r_lin = TF.gaussian_blur(r_lin[None], [size, size], [sigma, sigma])[0]
     total = b_lin + r_lin
     overflow = total > 1
     mean = (total * overflow).sum((1, 2)) / overflow.sum((1, 2)).clamp_min(1)
-    r_lin = (r_lin - attenuation * (mean.clamp_min(1) - 1)[:, None, None]).clamp(0, 1)
+    r_lin = mixing * (r_lin - attenuation * (mean.clamp_min(1) - 1)[:, None, None]).clamp(0, 1)
     blend = (transmission * b_lin + r_lin).clamp(0, 1) ** (1 / GAMMA)
     return blend, background, r_lin ** (1 / GAMMA)
 
@@ -81,16 +90,16 @@ def synthesize_blend(background: torch.Tensor, reflection: torch.Tensor, sigma: 
 def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: int = 0):
     """:func:`synthesize_blend` of each pair ``(backgrounds[i], reflections[i])`` of two ``(N, 3, H, W)``
     batches, with sigma uniform in :data:`SIGMA_RANGE`, transmission uniform in [0.8, 1] and attenuation
-    uniform in [1.08, 1.18] (the paper's ranges), all drawn from ``seed``. Returns the batches
-    ``(blends, backgrounds, reflection_layers)``."""
+    uniform in [1.08, 1.18] (the paper's ranges) and mixing uniform in :data:`MIXING_RANGE`, all drawn
+    from ``seed``. Returns the batches ``(blends, backgrounds, reflection_layers)``."""
     if not isinstance(backgrounds, torch.Tensor) or not isinstance(reflections, torch.Tensor) \
             or backgrounds.ndim != 4 or backgrounds.shape != reflections.shape:
         raise ValueError("random_blends: backgrounds and reflections must be two (N, 3, H, W) tensors of one shape")
     generator = torch.Generator().manual_seed(seed)
-    draws = torch.rand(len(backgrounds), 3, generator=generator, dtype=torch.float64).tolist()
-    low, high = SIGMA_RANGE
-    triples = [synthesize_blend(b, r, low + (high - low) * u, 1 - 0.2 * v, 1.08 + 0.1 * w)
-               for b, r, (u, v, w) in zip(backgrounds, reflections, draws)]
+    draws = torch.rand(len(backgrounds), 4, generator=generator, dtype=torch.float64).tolist()
+    (low, high), (weak, strong) = SIGMA_RANGE, MIXING_RANGE
+    triples = [synthesize_blend(b, r, low + (high - low) * u, 1 - 0.2 * v, 1.08 + 0.1 * w, weak + (strong - weak) * m)
+               for b, r, (u, v, w, m) in zip(backgrounds, reflections, draws)]
     return tuple(torch.stack(column) for column in zip(*triples))
 
 
