@@ -137,9 +137,14 @@ def small_mask_rcnn(num_classes: int = 4, image_size: int = 128, width: int = 32
     """Mask R-CNN for ``image_size`` px images (not resized): :func:`small_backbone`, anchors
     :data:`ANCHOR_SIZES` × ratios 1:2, 1:1, 2:1, RoIs assigned to P2–P4 by FPN Eq. 1 with
     :data:`CANONICAL_SCALE`, 7 × 7 / 14 × 14 RoIAlign, a 256-unit box head and a 64-channel mask head.
-    Nothing is pretrained; ``num_classes`` counts the background."""
+    Nothing is pretrained; ``num_classes`` counts the background.
+
+    RoIAlign takes one bilinear sample per bin (``sampling_ratio=1``; the paper's 2 × 2 is
+    ``sampling_ratio=2``): at 128 px a bin is about one feature pixel wide, so four samples add
+    little, and RoIAlign's backward pass, a third of a training step on a CPU, gets four times cheaper.
+    In one run of notebook 04's recipe, training took 30 % less time for 1-2 points less mask AP."""
     anchors = AnchorGenerator(sizes=tuple((s,) for s in ANCHOR_SIZES), aspect_ratios=((0.5, 1.0, 2.0),) * 4)
-    pool = partial(MultiScaleRoIAlign, featmap_names=["0", "1", "2"], sampling_ratio=2,
+    pool = partial(MultiScaleRoIAlign, featmap_names=["0", "1", "2"], sampling_ratio=1,
                    canonical_scale=CANONICAL_SCALE)
     return MaskRCNN(
         small_backbone(width, fpn_channels), min_size=image_size, max_size=image_size,
@@ -334,9 +339,12 @@ def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> di
 class MaskRCNNRecipe:
     """How notebook 04 trains and measures; ``benchmarks/mask_rcnn.py`` runs the same.
 
-    The small Mask R-CNN: AdamW, a one-cycle learning rate (its warm-up keeps the early losses
-    finite; SGD with momentum reached 0.41 mask AP in the same steps), horizontal flips, ``n_train`` shapes of ``image_size`` px (seed 0),
-    scored on ``n_val`` held-out ones (seed 1). The ablations train :class:`MaskHeadOnly` for
+    The small Mask R-CNN: AdamW, a one-cycle learning rate up to ``lr`` (its warm-up keeps the early
+    losses finite; SGD with momentum reached 0.41 mask AP in 7 epochs), horizontal and vertical flips,
+    ``n_train`` shapes of ``image_size`` px (seed 0), scored on ``n_val`` held-out ones (seed 1). With
+    horizontal flips only and 7 epochs, peak rates of 1e-3, 2e-3 and 4e-3 reached mask AP 0.625, 0.687
+    and 0.691 (AP50 0.821, 0.874, 0.889); one RoIAlign sample per bin (:func:`small_mask_rcnn`) made
+    room for 10 epochs in the same time. The ablations train :class:`MaskHeadOnly` for
     ``ablation_steps`` steps per setting and seed.
     """
 
@@ -347,7 +355,7 @@ class MaskRCNNRecipe:
     ablation_steps: int
     ablation_seeds: tuple[int, ...]
     batch_size: int = 8
-    lr: float = 1e-3
+    lr: float = 4e-3
     strides: tuple[int, ...] = (8, 16, 32)
 
 
@@ -355,7 +363,7 @@ def mask_rcnn_recipe() -> MaskRCNNRecipe:
     """The mode's recipe (see :class:`MaskRCNNRecipe`)."""
     return pick(fast=MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15,
                                     ablation_seeds=(0,)),
-                full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=7, ablation_steps=150,
+                full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=10, ablation_steps=150,
                                     ablation_seeds=(0, 1, 2)))
 
 
@@ -363,7 +371,7 @@ def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None
     """Build :func:`small_mask_rcnn` (seed 0) and train it by ``recipe`` with ``course_lib.train.fit``
     (progress bar, loss plot in a notebook). Returns ``(model, history)``."""
     train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance",
-                              transforms=v2.RandomHorizontalFlip())
+                              transforms=v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()]))
     loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True,
                         collate_fn=mask_rcnn_batch, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
@@ -372,7 +380,7 @@ def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, pct_start=0.1,
                                                     total_steps=recipe.epochs * len(loader))
     history = fit(TrainingLosses(model), total_loss, loader, epochs=recipe.epochs, optimizer=optimizer,
-                  scheduler=scheduler, device=device, plot=plot)
+                  scheduler=scheduler, device=device, plot=plot, title="small Mask R-CNN on shapes")
     return model.cpu().eval(), history
 
 
