@@ -1,13 +1,23 @@
-"""Benchmark for notebook 08: does Hinton-style distillation close half the teacher–student gap?
+"""Benchmark for notebook 08, over three seeds (mean ± std): Hinton-style distillation, FitNets' hints
+and detection mimicking.
 
     .venv/bin/python benchmarks/distillation.py            # full mode: the notebook's sizes, 3 seeds
     COURSE_MODE=fast .venv/bin/python benchmarks/distillation.py
 
-For each seed: train the teacher (CNN, dropout, input jitter) on the training digits, then the
-student MLP alone (hard labels) and the same MLP distilled from the teacher's soft targets on the
-same images; count test errors. The recipe is the notebook's, ``course_lib.models.distillation.digits_recipe()``
-(in fast mode the teacher is undertrained and the gap undefined). Target: the distilled student closes at least half of the gap,
-``(student alone − distilled) / (student alone − teacher) ≥ 0.5``, averaged over the seeds.
+1. Hinton et al.: for each seed, train the teacher (CNN, dropout, input jitter) on the training digits,
+   then the student MLP alone (hard labels) and the same MLP distilled from the teacher's soft targets
+   on the same images; count test errors. The recipe is the notebook's,
+   ``course_lib.models.distillation.digits_recipe()`` (in fast mode the teacher is undertrained and the
+   gap undefined). Target: the distilled student closes at least half of the gap,
+   ``(student alone − distilled) / (student alone − teacher) ≥ 0.5``, averaged over the seeds.
+2. FitNets: the notebook's thin deep FitNet (8-16-16 channels, nine 3×3 convs), with and without
+   BatchNorm, trained with hints + KD and with KD only (as many epochs), from the same teacher; test
+   errors. The paper's effect is that hints rescue a thin deep net that KD alone trains badly.
+3. Li et al.: the notebook's tiny Faster R-CNN, teacher 32 channels; a student from scratch and one
+   with mimicking, for the notebook's student (8 channels, all images) and a smaller one with little
+   data (4 channels, a quarter of the images); mAP@0.5 on the test shapes.
+
+Parts 2 and 3 report; only part 1 has a pass/fail target.
 """
 from __future__ import annotations
 
@@ -20,14 +30,19 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.config import seed_everything
+from course_lib.config import pick, seed_everything
+from course_lib.data import ShapesDataset
 from course_lib.data.digits import jitter, load_digits
-from course_lib.losses import distillation_loss
-from course_lib.models.distillation import SoftTargets, StudentMLP, TeacherNet, digits_recipe
+from course_lib.losses import distillation_loss, hint_loss
+from course_lib.losses.distillation import DetectorTraining
+from course_lib.metrics import mean_average_precision
+from course_lib.models.distillation import FitNet, HintRegressor, SoftTargets, StudentMLP, TeacherNet, digits_recipe
+from course_lib.models.mimic_detector import detection_batch, tiny_faster_rcnn
 from course_lib.train import fit, predict
 
 RECIPE = digits_recipe()
 SEEDS = (0, 1, 2)
+HINT_EPOCHS, KD_EPOCHS = pick(fast=2, full=5), pick(fast=3, full=20)  # the notebook's FitNet stages
 
 
 def jittered(batch):
@@ -39,7 +54,8 @@ def test_errors(model, images, labels) -> int:
     return int((predict(model, images, batch_size=None).argmax(1) != labels).sum())
 
 
-def run(seed: int) -> dict:
+def run(seed: int) -> tuple[dict, dict]:
+    """Part 1 (Hinton) and part 2 (FitNets) for one seed: test errors of each model."""
     x, y = load_digits(RECIPE.n_train, seed=seed)
     x_test, y_test = load_digits(RECIPE.n_test, seed=0, train=False)
     loader = lambda *tensors, **kw: DataLoader(TensorDataset(*tensors), batch_size=RECIPE.batch_size,  # noqa: E731
@@ -47,40 +63,99 @@ def run(seed: int) -> dict:
     seed_everything(seed)
     teacher = TeacherNet()
     fit(teacher, F.cross_entropy, loader(x, y, collate_fn=jittered), epochs=RECIPE.teacher_epochs,
-        lr=RECIPE.teacher_lr, plot=False)
+        lr=RECIPE.teacher_lr, plot=False, verbose=False)
     seed_everything(seed)
     alone = StudentMLP(RECIPE.hidden)
-    fit(alone, F.cross_entropy, loader(x, y), epochs=RECIPE.student_epochs, plot=False)
+    fit(alone, F.cross_entropy, loader(x, y), epochs=RECIPE.student_epochs, plot=False, verbose=False)
     seed_everything(seed)
     distilled = StudentMLP(RECIPE.hidden)
     transfer = DataLoader(SoftTargets(teacher, x, y), batch_size=RECIPE.batch_size, shuffle=True,
                           generator=torch.Generator().manual_seed(seed))
-    fit(distilled, lambda out, t: distillation_loss(out, t[1], t[0], RECIPE.T, RECIPE.alpha), transfer,
-        epochs=RECIPE.student_epochs, plot=False)
-    return {name: test_errors(m, x_test, y_test) for name, m in
-            (("teacher", teacher), ("student alone", alone), ("student distilled", distilled))}
+    kd = lambda out, t: distillation_loss(out, t[1], t[0], RECIPE.T, RECIPE.alpha)  # noqa: E731
+    fit(distilled, kd, transfer,
+        epochs=RECIPE.student_epochs, plot=False, verbose=False)
+    hinton = {name: test_errors(m, x_test, y_test) for name, m in
+              (("teacher", teacher), ("student alone", alone), ("student distilled", distilled))}
+    with torch.no_grad():
+        hints = teacher.eval().features(x)
+    fitnets = {}
+    for batch_norm in (True, False):
+        for with_hints in (True, False):
+            seed_everything(seed)
+            student = FitNet(width=8, batch_norm=batch_norm)
+            if with_hints:  # stage 1: student.block1 and the regressor learn the hints
+                regressor = HintRegressor(8, hints.shape[1], guided_size=14, hint_size=14)
+                optimizer = torch.optim.Adam([*student.block1.parameters(), *regressor.parameters()], lr=1e-3)
+                fit(student.block1, lambda guided, hint: hint_loss(guided, hint, regressor), loader(x, hints),  # noqa: B023
+                    epochs=HINT_EPOCHS, optimizer=optimizer, plot=False, verbose=False)
+            fit(student, kd, DataLoader(transfer.dataset, batch_size=RECIPE.batch_size, shuffle=True,
+                                        generator=torch.Generator().manual_seed(seed)),
+                epochs=KD_EPOCHS if with_hints else HINT_EPOCHS + KD_EPOCHS, plot=False, verbose=False)
+            name = f"FitNet {'with' if batch_norm else 'without'} BN, {'hints + KD' if with_hints else 'KD only'}"
+            fitnets[name] = test_errors(student, x_test, y_test)
+    return hinton, fitnets
+
+
+def run_mimic(seed: int) -> dict:
+    """Part 3 (Li et al.) for one seed: mAP@0.5 of the teacher and of each student, as in notebook 08."""
+    size, n_train, epochs = 64, pick(fast=96, full=800), pick(fast=2, full=12)
+    shapes_train = ShapesDataset(n_train, size=size, seed=seed, task="instance")
+    shapes_test = ShapesDataset(pick(fast=32, full=300), size=size, seed=100, task="instance")
+    (test_images, test_targets), _ = detection_batch([shapes_test[i] for i in range(len(shapes_test))])
+
+    def train(detector, images, teacher=None):
+        subset = torch.utils.data.Subset(shapes_train, range(images))
+        seed_everything(seed)
+        fit(DetectorTraining(detector, teacher=teacher), lambda losses, targets: sum(losses.values()),
+            DataLoader(subset, batch_size=16, shuffle=True, collate_fn=detection_batch,
+                       generator=torch.Generator().manual_seed(seed)), epochs=epochs, lr=2e-3, plot=False, verbose=False)
+        with torch.no_grad():
+            return mean_average_precision(detector.eval()(test_images), test_targets)
+
+    seed_everything(seed)
+    teacher = tiny_faster_rcnn(width=32, image_size=size)
+    scores = {"teacher (32 ch)": train(teacher, n_train)}
+    for width, images in ((8, n_train), (4, n_train // 4)):
+        for mimic in (False, True):
+            seed_everything(seed)
+            student = tiny_faster_rcnn(width=width, image_size=size)
+            name = f"student {width} ch, {images} images, {'mimic' if mimic else 'scratch'}"
+            scores[name] = train(student, images, teacher if mimic else None)
+    return scores
+
+
+def print_table(title: str, rows: list[dict], fmt: str) -> None:
+    """One markdown table: mean ± std over the seeds and the per-seed values of every column of ``rows``."""
+    print(f"\n| {title}, mean ± std over seeds {SEEDS} | | per seed |")
+    print("|---|---|---|")
+    for name in rows[0]:
+        values = [r[name] for r in rows]
+        print(f"| {name} | {statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}} | "
+              f"{[round(v, 3) for v in values]} |")
 
 
 def main() -> None:
     print(f"distillation benchmark: {RECIPE.n_train} training digits, {RECIPE.n_test} test digits, student MLP "
           f"{RECIPE.hidden}-{RECIPE.hidden}, T={RECIPE.T}, alpha={RECIPE.alpha}, epochs teacher "
-          f"{RECIPE.teacher_epochs} / students {RECIPE.student_epochs}", flush=True)
-    rows = []
+          f"{RECIPE.teacher_epochs} / students {RECIPE.student_epochs}; FitNet epochs {HINT_EPOCHS} hints + "
+          f"{KD_EPOCHS} KD", flush=True)
+    rows, fitnet_rows, mimic_rows = [], [], []
     for seed in SEEDS:
         start = time.perf_counter()
-        rows.append(run(seed))
-        print(f"seed {seed}: {rows[-1]} ({time.perf_counter() - start:.0f} s)", flush=True)
+        hinton, fitnets = run(seed)
+        rows.append(hinton)
+        fitnet_rows.append(fitnets)
+        mimic_rows.append(run_mimic(seed))
+        print(f"seed {seed}: {hinton} {fitnets} {mimic_rows[-1]} ({time.perf_counter() - start:.0f} s)", flush=True)
     # the fraction of the teacher–student gap that distillation closes (undefined if the teacher is not better)
     closed = [(r["student alone"] - r["student distilled"]) / (r["student alone"] - r["teacher"])
               if r["student alone"] > r["teacher"] else float("nan") for r in rows]
-    print(f"\n| model | test errors (of {RECIPE.n_test}), mean ± std over seeds {SEEDS} | per seed |")
-    print("|---|---|---|")
-    for name in rows[0]:
-        values = [r[name] for r in rows]
-        print(f"| {name} | {statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} | {values} |")
+    print_table(f"Hinton et al.: test errors (of {RECIPE.n_test})", rows, ".1f")
     mean = statistics.mean(closed)
     spread = float("nan") if math.isnan(mean) else statistics.stdev(closed)  # stdev fails on nan
     print(f"| gap closed by distillation | {mean:.2f} ± {spread:.2f} | {[round(c, 2) for c in closed]} |")
+    print_table(f"FitNets: test errors (of {RECIPE.n_test})", fitnet_rows, ".1f")
+    print_table("Li et al.: mAP@0.5 on the test shapes", mimic_rows, ".3f")
     print(f"\ntarget: gap closed >= 0.50 on average: {'PASS' if mean >= 0.5 else 'FAIL'}")
     sys.exit(0 if mean >= 0.5 else 1)
 

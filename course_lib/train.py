@@ -327,7 +327,8 @@ def _train_epoch(model, loss_fn, loader, optimizer, scaler, scheduler, amp_dtype
 
 def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int = 1, optimizer=None,
         lr: float = 1e-3, device=None, metrics: dict | None = None, checkpoint=None, resume: bool = False,
-        amp=None, plot: bool | None = None, scheduler=None, title: str | None = None) -> dict:
+        amp=None, plot: bool | None = None, scheduler=None, title: str | None = None,
+        verbose: bool = True) -> dict:
     """Train ``model`` for ``epochs`` passes over ``train_loader``, validating after each.
 
     Each batch is ``(inputs, targets)``; the loss is ``loss_fn(model(inputs), targets)``. Batches are
@@ -347,6 +348,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
       ``GradScaler``, or ``torch.float16``/``torch.bfloat16``, ``False`` = off. Ignored off CUDA.
     - ``plot``: ``None`` = a live plot when running in a notebook, ``False`` = never.
     - ``title``: the loss plot's title, e.g. the model's name (default: none).
+    - ``verbose``: ``False`` turns off the per-epoch log lines (printed when there is no live plot);
+      the progress bar and the plot stay. For notebooks that train many small models.
 
     Returns the history: ``"step_loss"`` (every step), ``"train_loss"``, ``"val_loss"`` and
     ``"val_<metric>"`` (one per epoch; the ``val_`` lists stay empty without ``val_loader``).
@@ -367,6 +370,8 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a str (e.g. the model's name), got {type(title).__name__}")
+    if not isinstance(verbose, bool):
+        raise TypeError(f"verbose must be True or False, got {type(verbose).__name__}")
 
     device = _model_device(model) if device is None else torch.device(device)
     model.to(device)
@@ -403,7 +408,7 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
             save_checkpoint(checkpoint, model, optimizer, epoch, history, scaler, generators, scheduler)
         if live:
             live.update(history)
-        else:
+        elif verbose:
             bar.write(_log_line(epoch, epochs, history, time.perf_counter() - t0))
     bar.close()
     if live:

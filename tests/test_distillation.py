@@ -132,6 +132,9 @@ def test_teacher_and_students_have_the_promised_shapes_and_sizes():
     assert teacher.features(x).shape == (2, 16, 14, 14) and fitnet.features(x).shape == (2, 8, 14, 14)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(fitnet) < count(teacher) / 5  # thinner
+    # Hinton's "big" net: conv blocks (2,480 + 13,888) and 1568 -> 1200 -> 10 (1,882,800 + 12,010)
+    assert count(teacher) == 2_480 + 13_888 + 1_882_800 + 12_010 > 10 * count(student)
+    assert [isinstance(l, torch.nn.BatchNorm2d) for l in FitNet(batch_norm=False).modules()].count(True) == 0
     conv_layers = lambda m: sum(isinstance(l, torch.nn.Conv2d) for l in m.modules())  # noqa: E731
     assert conv_layers(fitnet) > conv_layers(teacher)  # deeper
 

@@ -53,6 +53,19 @@ def test_fit_learns_and_records_history(capsys):
     assert not in_notebook()
 
 
+def test_verbose_false_turns_the_epoch_lines_off_and_trains_the_same(capsys):
+    histories = []
+    for verbose in (True, False):
+        seed_everything(0)
+        model, (train, val) = _model(), _loaders()
+        histories.append(fit(model, nn.MSELoss(), train, val, epochs=2, lr=1e-2, verbose=verbose))
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+        assert len(lines) == (2 if verbose else 0)
+    assert histories[0] == histories[1]
+    with pytest.raises(TypeError, match="verbose must be True or False"):
+        fit(_model(), nn.MSELoss(), _loaders()[0], verbose="no")
+
+
 def test_validation_runs_in_eval_mode_without_grad_and_training_in_train_mode():
     seen = []
 
