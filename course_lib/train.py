@@ -29,6 +29,7 @@ from course_lib.validate import check_int, check_module
 __all__ = ["fit", "evaluate", "predict", "save_checkpoint", "load_checkpoint"]
 
 PLOT_INTERVAL_S = 0.5  # the live plot is redrawn at most twice a second
+LIVE_PLOT = "course_lib/live-plot"  # display metadata that marks the redrawn output (the website leaves it out)
 
 
 def _in_notebook() -> bool:
@@ -155,7 +156,12 @@ def load_checkpoint(path, model, optimizer=None, scaler=None, generators=(), sch
 
 class _LivePlot:
     """One notebook output redrawn in place (``display_id``), at most every ``PLOT_INTERVAL_S`` and
-    spending at most about a twentieth of the time on drawing (on 2 cores, drawing slows training)."""
+    spending at most about a twentieth of the time on drawing (on 2 cores, drawing slows training).
+
+    At the end the redrawn output is emptied and the final figure becomes an output of its own: a
+    runner that ignores in-place updates (nbval does) would otherwise save the first drawing only.
+    The redrawn output carries the ``LIVE_PLOT`` metadata, so the website can leave it out.
+    """
 
     def __init__(self, title: str | None = None):
         from IPython.display import DisplayHandle
@@ -165,20 +171,36 @@ class _LivePlot:
         self.shown = False
         self.next_draw = 0.0
 
-    def update(self, history: dict, force: bool = False) -> None:
+    def _figure(self, history: dict):
+        from course_lib.viz import plot_history
+
+        return plot_history(history, title=self.title)
+
+    def update(self, history: dict) -> None:
         now = time.perf_counter()
-        if not force and now < self.next_draw or not history["step_loss"]:
+        if now < self.next_draw or not history["step_loss"]:
             return
         import matplotlib.pyplot as plt
 
-        from course_lib.viz import plot_history
-
-        fig = plot_history(history, title=self.title)
-        (self.handle.update if self.shown else self.handle.display)(fig)
+        fig = self._figure(history)
+        (self.handle.update if self.shown else self.handle.display)(fig, metadata={LIVE_PLOT: True})
         self.shown = True
         plt.close(fig)
         took = time.perf_counter() - now
         self.next_draw = time.perf_counter() + max(PLOT_INTERVAL_S, 19 * took)
+
+    def finish(self, history: dict) -> None:
+        """Empty the redrawn output and show the final figure below it."""
+        if not history["step_loss"]:
+            return
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        if self.shown:
+            self.handle.update({"text/plain": ""}, raw=True, metadata={LIVE_PLOT: True})
+        fig = self._figure(history)
+        display(fig)
+        plt.close(fig)
 
 
 def _log_line(epoch: int, epochs: int, history: dict, seconds: float) -> str:
@@ -412,6 +434,6 @@ def fit(model: nn.Module, loss_fn, train_loader, val_loader=None, *, epochs: int
             bar.write(_log_line(epoch, epochs, history, time.perf_counter() - t0))
     bar.close()
     if live:
-        live.update(history, force=True)  # the final figure
+        live.finish(history)
     model.eval()
     return history

@@ -245,7 +245,7 @@ def plot_history(history: dict, keys=None, title: str | None = None) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=LABEL_SIZE)
     if title is not None:
-        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
+        fig.suptitle(title, fontsize=TITLE_SIZE + 2, fontweight="bold")
     return fig
 
 

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from course_lib.grading import notebooks, site
+from course_lib.train import LIVE_PLOT
 from course_lib.grading.execute import stdout_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ def _notebook(*cells):
 def _solution_cell():
     cell = nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(f(1))")
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n"),
+                    nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+                                           metadata={LIVE_PLOT: True}),  # fit's first drawing, as nbval saves it
                     nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
                     nbformat.v4.new_output("display_data", data={site.WIDGET: {"model_id": "abc"}, "text/plain": "0%"})]
     return cell
@@ -77,7 +80,7 @@ def test_a_page_keeps_the_outputs_and_drops_the_solutions():
     assert "return 2 * x" not in code[0].source and "raise NotImplementedError" in code[0].source
     assert [o.get("text") or sorted(o.data) for o in code[0].outputs] == ["2\n", ["image/png", "text/plain"]]
     assert code[1].outputs == executed.cells[2].outputs
-    assert executed.cells[1].outputs[2].data[site.WIDGET]  # the executed notebook is not changed
+    assert executed.cells[1].outputs[3].data[site.WIDGET]  # the executed notebook is not changed
 
 
 def test_a_page_says_how_long_fast_mode_took(tmp_path):

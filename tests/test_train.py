@@ -209,21 +209,34 @@ def test_mixed_precision_only_on_cuda():
         _amp_dtype(torch.float64, cuda)
 
 
-def test_in_a_notebook_one_plot_is_updated_in_place(monkeypatch, capsys):
+def _record_displays(monkeypatch):
+    """What fit shows in a notebook: (kind, object, metadata) for each display, update and final display."""
     import IPython.display
 
     import course_lib.train as train
 
     calls = []
     monkeypatch.setattr(train, "_in_notebook", lambda: True)
-    monkeypatch.setattr(IPython.display.DisplayHandle, "display", lambda self, fig: calls.append(("display", fig)))
-    monkeypatch.setattr(IPython.display.DisplayHandle, "update", lambda self, fig: calls.append(("update", fig)))
+    for kind in ("display", "update"):
+        monkeypatch.setattr(IPython.display.DisplayHandle, kind,
+                            lambda self, obj, kind=kind, **kw: calls.append((kind, obj, kw.get("metadata"))))
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: calls.append(("final", obj, kw.get("metadata"))))
+    return calls
+
+
+def test_in_a_notebook_one_plot_is_updated_in_place_then_shown_once_more(monkeypatch, capsys):
+    from course_lib.train import LIVE_PLOT
+
+    calls = _record_displays(monkeypatch)
     seed_everything(0)
     train_loader, val_loader = _loaders()
     fit(_model(), nn.MSELoss(), train_loader, val_loader, epochs=2, metrics={"mae": lambda out, y: 0.0})
-    assert [kind for kind, _ in calls[:1]] == ["display"] and all(kind == "update" for kind, _ in calls[1:])
-    assert len(calls) >= 2  # first draw, then at least the final figure
-    final = calls[-1][1]
+    kinds = [kind for kind, _, _ in calls]
+    assert kinds[0] == "display" and kinds[-2:] == ["update", "final"] and set(kinds[1:-1]) == {"update"}
+    assert all(meta == {LIVE_PLOT: True} for _, _, meta in calls[:-1])  # the redrawn output is marked ...
+    assert calls[-2][1] == {"text/plain": ""}  # ... and emptied at the end,
+    final = calls[-1][1]  # the final figure is an output of its own, unmarked (nbval saves no updates)
+    assert calls[-1][2] is None
     assert [ax.get_title() for ax in final.axes] == ["loss per step", "loss per epoch", "validation metrics"]
     assert len(final.axes[1].get_lines()[0].get_xdata()) == 2  # both epochs in the final figure
     assert "epoch 1/2" not in capsys.readouterr().out  # no log lines under a live plot
@@ -231,16 +244,10 @@ def test_in_a_notebook_one_plot_is_updated_in_place(monkeypatch, capsys):
 
 
 def test_the_live_plot_carries_the_title(monkeypatch):
-    import IPython.display
-
-    import course_lib.train as train
-
-    figures = []
-    monkeypatch.setattr(train, "_in_notebook", lambda: True)
-    monkeypatch.setattr(IPython.display.DisplayHandle, "display", lambda self, fig: figures.append(fig))
-    monkeypatch.setattr(IPython.display.DisplayHandle, "update", lambda self, fig: figures.append(fig))
+    calls = _record_displays(monkeypatch)
     train_loader, _ = _loaders()
     fit(_model(), nn.MSELoss(), train_loader, title="tiny linear model")
+    figures = [obj for _, obj, _ in calls if not isinstance(obj, dict)]
     assert figures and all(fig.get_suptitle() == "tiny linear model" for fig in figures)
     with pytest.raises(TypeError, match="title must be a str"):
         fit(_model(), nn.MSELoss(), train_loader, title=3)

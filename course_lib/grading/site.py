@@ -30,6 +30,7 @@ import nbformat
 from course_lib.config import REPO_ROOT
 from course_lib.grading import notebooks
 from course_lib.grading.execute import execute
+from course_lib.train import LIVE_PLOT
 
 SITE = REPO_ROOT / "site"
 BUILD = SITE / "_build"
@@ -93,7 +94,8 @@ def execute_solution(source: Path, folder: Path = EXECUTED, timeout: int = 600):
 def page_notebook(executed, name: str):
     """The page of one notebook: the executed notebook without its solutions, outputs kept.
 
-    Progress bars are dropped (their widgets' final state is not in the outputs). A note with the
+    Progress bars are dropped (their widgets' final state is not in the outputs), and so is the
+    training loss plot that ``fit`` redraws while it trains (``LIVE_PLOT``; its final figure follows it). A note with the
     fast-mode run time and the student notebook's download link goes right under the title: the
     first markdown cell is split after its ``#`` title line.
     """
@@ -103,7 +105,8 @@ def page_notebook(executed, name: str):
         if cell.cell_type != "code":
             continue
         cell.source = notebooks.strip_solutions(cell.source, f"{name} cell {index}")
-        cell.outputs = [o for o in cell.get("outputs", []) if WIDGET not in o.get("data", {})]
+        cell.outputs = [o for o in cell.get("outputs", []) if WIDGET not in o.get("data", {})
+                        and not o.get("metadata", {}).get(LIVE_PLOT)]
     seconds = page.metadata.get("course", {}).pop("site", {}).get("fast_seconds")
     page.metadata.pop("widgets", None)
     ran = f" This page was executed in fast mode, in {seconds:.0f} s." if seconds is not None else ""
