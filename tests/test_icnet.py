@@ -1,5 +1,5 @@
 """course_lib.models.icnet: the branches' resolutions (ICNet §3.2), cascade feature fusion (§3.3) against
-its definition, cascade label guidance (§3.4) against a sum of cross-entropies, FLOPs of a convolution
+its definition, cascade label guidance (§3.4) against a sum of cross-entropies at the labels' size, FLOPs of a convolution
 against the formula, ICNet's FLOPs against the heavy network at full resolution, bad input."""
 import pytest
 import torch
@@ -40,9 +40,18 @@ def test_cascade_loss_is_a_weighted_sum_of_cross_entropies():
     masks = torch.randint(0, 3, (2, 16, 16))
     masks[0, :2] = 255
     outputs = (torch.randn(2, 3, 4, 4), torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8))
-    expected = sum(w * F.cross_entropy(o, masks[:, ::16 // o.shape[-1], ::16 // o.shape[-1]], ignore_index=255)
+    expected = sum(w * F.cross_entropy(F.interpolate(o, size=(16, 16), mode="bilinear"), masks, ignore_index=255)
                    for w, o in zip((0.4, 0.4, 1.0), outputs))
     assert torch.allclose(CascadeLoss()(outputs, masks), expected)
+    # the scores' pixel i sits at 4i + 1.5 of the image once upsampled, as in ICNet's eval mode: scores that
+    # put the boundary there fit the masks better than the masks shifted a pixel either way
+    edge = torch.zeros(1, 16, 16, dtype=torch.long)
+    edge[:, :, 8:] = 1
+    scores = torch.zeros(1, 2, 4, 4)
+    scores[:, 1, :, 2:] = 20.0
+    scores[:, 0, :, :2] = 20.0
+    loss = CascadeLoss(weights=(1.0,))
+    assert all(loss((scores,), edge) < loss((scores,), edge.roll(shift, -1)) for shift in (-1, 1))
     with pytest.raises(ValueError, match="3 outputs"):
         CascadeLoss()(outputs[2], masks)
 

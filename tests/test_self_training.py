@@ -36,3 +36,8 @@ def test_self_training_round_masks_what_the_teacher_doubts():
     run = self_training(lambda: PSPNet(3), images, masks, labelled=4, recipe=recipe)
     assert run["pseudo"].shape == (4, 32, 32)
     assert (run["pseudo"] == 255).any()          # an untrained teacher is unsure somewhere
+
+
+def test_self_training_recipe_bad_init():
+    with pytest.raises(ValueError, match="init must be"):
+        SemiSupervisedRecipe(init="imagenet")

@@ -2,13 +2,19 @@
 
 A **teacher** trained on the few labelled images labels the unlabelled ones; pixels where its largest
 class probability is below a ``threshold`` are left unlabelled (:func:`pseudo_labels`); a **student**
-(a fresh network of the same kind) trains on the labelled images and the pseudo-labelled ones.
-This is the "self-taught" part of Hung, Tsai, Liou, Lin & Yang (BMVC 2018, §3.2, Eq. 5), whose mask
-comes from a discriminator's confidence instead of the segmenter's own; we leave out the adversarial
-half, one more network to train and balance against the first.
+trains on the labelled images and the pseudo-labelled ones. This is the "self-taught" part of Hung, Tsai,
+Liou, Lin & Yang (BMVC 2018, §3.2, Eq. 5), whose mask comes from a discriminator's confidence instead of
+the segmenter's own; we leave out the adversarial half, one more network to train and balance against
+the first. Two choices decide whether it helps (notebook 05b measures both):
+
+- the student **starts from the teacher** (``init="teacher"``) instead of from scratch, and
+- the labelled images are **repeated** so that they are half of what the student sees, as semi-supervised
+  methods draw half of each batch from the labelled set (Hung et al. §4.1): otherwise 7/8 of the student's
+  data carries the teacher's mistakes and the true labels are diluted eight times.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -38,9 +44,11 @@ def pseudo_labels(probabilities: torch.Tensor, threshold: float, ignore_index: i
 @dataclass(frozen=True)
 class SemiSupervisedRecipe:
     """``fractions`` of ``n_train`` context scenes keep their labels; every run trains a :class:`PSPNet`
-    for ``steps`` optimiser steps (so a small labelled set is repeated, not under-trained; Adam at ``lr``)
-    from ``seed``. Self-training: the teacher is the supervised net of ``semi_fraction``; the student sees
-    the labelled scenes and the rest with pseudo-labels of confidence >= ``threshold``."""
+    for ``steps`` optimiser steps (so a small labelled set is repeated, not under-trained; Adam at ``lr``),
+    once per seed of ``seeds``. Self-training: the teacher is the supervised net of ``semi_fraction``; the
+    student sees the rest with pseudo-labels of confidence >= ``threshold`` and the labelled scenes, repeated
+    to half of its data when ``balanced``; it starts from the teacher's weights (``init="teacher"``) or from
+    scratch (``"scratch"``)."""
 
     n_train: int = 256
     n_val: int = 256
@@ -51,12 +59,19 @@ class SemiSupervisedRecipe:
     steps: int = 512
     batch_size: int = 16
     lr: float = 3e-3
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1)
+    init: str = "teacher"
+    balanced: bool = True
+
+    def __post_init__(self):
+        if self.init not in ("teacher", "scratch"):
+            raise ValueError(f"init must be 'teacher' or 'scratch', got {self.init!r}")
 
 
 def semi_supervised_recipe() -> SemiSupervisedRecipe:
-    """Full mode: 256 scenes, 512 steps a run; fast mode: 256 scenes, fractions 1/8 and 1, 32 steps."""
-    return pick(fast=SemiSupervisedRecipe(n_train=256, n_val=64, fractions=(0.125, 1.0), steps=32),
+    """Full mode: 256 scenes, 512 steps a run, two seeds; fast mode: 256 scenes, fractions 1/8 and 1, 32 steps,
+    one seed."""
+    return pick(fast=SemiSupervisedRecipe(n_train=256, n_val=64, fractions=(0.125, 1.0), steps=32, seeds=(0,)),
                 full=SemiSupervisedRecipe())
 
 
@@ -65,48 +80,59 @@ def _epochs(recipe: SemiSupervisedRecipe, n: int) -> int:
 
 
 def self_training(make_model, images: torch.Tensor, masks: torch.Tensor, labelled: int,
-                  recipe: SemiSupervisedRecipe, *, teacher: nn.Module | None = None, device=None) -> dict:
+                  recipe: SemiSupervisedRecipe, *, seed: int = 0, teacher: nn.Module | None = None,
+                  device=None) -> dict:
     """Train on the first ``labelled`` of ``(images, masks)`` (the teacher, unless given), pseudo-label the
-    rest, train a student from ``make_model()`` on both. Returns ``{"teacher", "student", "pseudo"}``
-    (``pseudo``: the masks the student saw for the unlabelled images)."""
+    rest, train a student (``make_model()``, or a copy of the teacher, as the recipe says) on both. Returns
+    ``{"teacher", "student", "pseudo"}`` (``pseudo``: the masks the student saw for the unlabelled images)."""
     if teacher is None:
-        torch.manual_seed(recipe.seed)
+        torch.manual_seed(seed)
         teacher = make_model()
         train_segmentation(teacher, images[:labelled], masks[:labelled], epochs=_epochs(recipe, labelled),
-                           batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed, device=device)
+                           batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, device=device)
     pseudo = pseudo_labels(predict(teacher, images[labelled:]).softmax(1), recipe.threshold)
-    torch.manual_seed(recipe.seed)
-    student = make_model()
-    train_segmentation(student, images, torch.cat([masks[:labelled], pseudo]), epochs=_epochs(recipe, len(images)),
-                       batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed, device=device)
+    repeats = max(1, (len(images) - labelled) // labelled) if recipe.balanced else 1
+    student_images = torch.cat([images[:labelled].repeat(repeats, 1, 1, 1), images[labelled:]])
+    student_masks = torch.cat([masks[:labelled].repeat(repeats, 1, 1), pseudo])
+    torch.manual_seed(seed)
+    student = copy.deepcopy(teacher) if recipe.init == "teacher" else make_model()
+    train_segmentation(student, student_images, student_masks, epochs=_epochs(recipe, len(student_images)),
+                       batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, device=device)
     return {"teacher": teacher, "student": student, "pseudo": pseudo}
 
 
 def semi_supervised_experiment(recipe: SemiSupervisedRecipe, device=None) -> dict:
-    """Supervised :class:`PSPNet` s on the first ``fraction`` of the context scenes for each of the recipe's
-    fractions, and self-training from the ``semi_fraction`` one. Returns ``{"images", "masks"}``
-    (held-out), ``"supervised"`` ``{fraction: held-out mean IoU}``, ``"self-training"`` (its mean IoU),
-    ``"pseudo"`` (the pseudo-labels), ``"train_masks"`` (the true masks of the training scenes), ``"labelled"``
-    (how many scenes kept labels) and ``"recovered"`` (the share of the gap between the ``semi_fraction`` and
-    all labels that self-training closes)."""
+    """For each of the recipe's seeds: supervised :class:`PSPNet` s on the first ``fraction`` of the context
+    scenes for each of the recipe's fractions, and self-training from the ``semi_fraction`` one. Returns
+    ``{"images", "masks"}`` (held-out), ``"supervised"`` ``{fraction: [held-out mean IoU per seed]}``,
+    ``"self-training"`` and ``"recovered"`` (per seed: the student's mean IoU, and the share of the gap
+    between the ``semi_fraction`` and all labels that it closes), ``"pseudo"`` (the first seed's
+    pseudo-labels), ``"train_masks"`` (the true masks of the training scenes) and ``"labelled"`` (how many
+    scenes kept labels)."""
     classes = len(CONTEXT_CLASS_NAMES)
     images, masks = context_scenes(recipe.n_train, recipe.image_size, seed=0)
     held_out, held_out_masks = context_scenes(recipe.n_val, recipe.image_size, seed=1)
     fractions = sorted({*recipe.fractions, recipe.semi_fraction, 1.0})
-    supervised, teacher = {}, None
-    for fraction in fractions:
-        n = max(1, round(fraction * recipe.n_train))
-        torch.manual_seed(recipe.seed)
-        model = PSPNet(classes)
-        train_segmentation(model, images[:n], masks[:n], epochs=_epochs(recipe, n), batch_size=recipe.batch_size,
-                           lr=recipe.lr, seed=recipe.seed, device=device)
-        supervised[fraction] = mean_iou(predict(model.cpu(), held_out).argmax(1), held_out_masks, classes)
-        if fraction == recipe.semi_fraction:
-            teacher = model
     labelled = max(1, round(recipe.semi_fraction * recipe.n_train))
-    run = self_training(lambda: PSPNet(classes), images, masks, labelled, recipe, teacher=teacher, device=device)
-    semi = mean_iou(predict(run["student"].cpu(), held_out).argmax(1), held_out_masks, classes)
-    gap = supervised[1.0] - supervised[recipe.semi_fraction]
-    return {"images": held_out, "masks": held_out_masks, "supervised": supervised, "self-training": semi,
-            "pseudo": run["pseudo"], "train_masks": masks, "labelled": labelled,
-            "recovered": (semi - supervised[recipe.semi_fraction]) / gap if gap > 0 else float("nan")}
+    result = {"images": held_out, "masks": held_out_masks, "supervised": {f: [] for f in fractions},
+              "self-training": [], "recovered": [], "train_masks": masks, "labelled": labelled}
+    for seed in recipe.seeds:
+        teacher = None
+        for fraction in fractions:
+            n = max(1, round(fraction * recipe.n_train))
+            torch.manual_seed(seed)
+            model = PSPNet(classes)
+            train_segmentation(model, images[:n], masks[:n], epochs=_epochs(recipe, n), batch_size=recipe.batch_size,
+                               lr=recipe.lr, seed=seed, device=device)
+            result["supervised"][fraction].append(
+                mean_iou(predict(model.cpu(), held_out).argmax(1), held_out_masks, classes))
+            if fraction == recipe.semi_fraction:
+                teacher = model
+        run = self_training(lambda: PSPNet(classes), images, masks, labelled, recipe, seed=seed, teacher=teacher,
+                            device=device)
+        semi = mean_iou(predict(run["student"].cpu(), held_out).argmax(1), held_out_masks, classes)
+        few, full = result["supervised"][recipe.semi_fraction][-1], result["supervised"][1.0][-1]
+        result["self-training"].append(semi)
+        result["recovered"].append((semi - few) / (full - few) if full > few else float("nan"))
+        result.setdefault("pseudo", run["pseudo"])
+    return result
