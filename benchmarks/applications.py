@@ -18,11 +18,13 @@ error (mean over seeds, with the spread).
 
 Reflection removal (notebook 10): ``SeparationNet`` trained with the notebook's recipe,
 ``course_lib.models.reflection.reflection_recipe()``, on blends of patches of ``TRAIN_IMAGES``, with L1
-and with L1 + exclusion loss, for two seeds; PSNR/SSIM of B and the gradient correlation of the
-predicted B and R on the held-out blends. Targets: the network beats the smoothness prior on PSNR and
-SSIM of B; the exclusion loss lowers the gradient correlation and does not lower PSNR of B (by more
-than the spread over seeds).
+and with L1 + exclusion loss, then the L1 network fine-tuned with a perceptual loss (notebook 07's, on
+the course's loss network) without and with the exclusion loss, for two seeds; PSNR/SSIM of B and the
+gradient correlation of the predicted B and R on the held-out blends. Targets: the network beats the
+smoothness prior on PSNR and SSIM of B; the exclusion loss lowers the gradient correlation and does not
+lower PSNR of B (by more than the spread over seeds), alone and with the perceptual loss.
 """
+import copy
 import statistics
 import sys
 import time
@@ -32,6 +34,7 @@ import torch
 
 from course_lib import pick, setup
 from course_lib.data.reflection import reflection_training_pairs
+from course_lib.losses import PerceptualLoss
 from course_lib.models.espcn import ESPCN
 from course_lib.models.reflection import (SeparationNet, evaluate_separation, fit_smoothness_prior, reflection_recipe,
                                           separation_loss, train_separation)
@@ -109,17 +112,28 @@ def reflection_removal(seeds=(0, 1)) -> None:
     recipe = reflection_recipe()
     blends, backgrounds, _ = reflection_training_pairs(256, recipe.patch, seed=100)
     prior = fit_smoothness_prior(blends, backgrounds)
+    perceptual = PerceptualLoss(recipe.perceptual_layers)
+    excl, percep = recipe.exclusion_weight, recipe.perceptual_weight
+    losses = {"L1": separation_loss(), f"L1 + {excl:g} exclusion": separation_loss(excl),
+              f"then + {percep:g} perceptual": separation_loss(0.0, perceptual, percep),
+              f"then + perceptual + exclusion": separation_loss(excl, perceptual, percep)}
     rows = {f"smoothness prior (sigma {prior.sigma:g}, share {prior.share:g})": [evaluate_separation(prior, recipe.held_out_size)]}
-    for name, weight in (("L1", 0.0), (f"L1 + {recipe.exclusion_weight:g} exclusion", recipe.exclusion_weight)):
-        rows[name] = []
-        for seed in seeds:
-            torch.manual_seed(seed)
-            model = SeparationNet(recipe.width)
+    rows |= {name: [] for name in losses}
+    for seed in seeds:
+        for name, loss in losses.items():
             start = time.perf_counter()
-            train_separation(model, replace(recipe, seed=seed), separation_loss(weight), plot=False)
+            if name.startswith("then"):   # the perceptual stage fine-tunes the L1 network of this seed
+                model = copy.deepcopy(l1_model)
+                train_separation(model, replace(recipe, seed=seed).finetuning(), loss, plot=False)
+            else:
+                torch.manual_seed(seed)
+                model = SeparationNet(recipe.width)
+                train_separation(model, replace(recipe, seed=seed), loss, plot=False)
+            l1_model = model if name == "L1" else l1_model
             rows[name].append(evaluate_separation(model, recipe.held_out_size))
             print(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s of training, {rows[name][-1]}")
-    print(f"\nReflection removal, {len(seeds)} seeds, {recipe.n_patches} blends x {recipe.epochs} epochs, "
+    print(f"\nReflection removal, seeds {seeds}, {recipe.n_patches} blends x {recipe.epochs} epochs (perceptual stage: "
+          f"{recipe.finetune_epochs} more from the L1 network, {'+'.join(recipe.perceptual_layers)}), "
           f"{torch.get_num_threads()} threads; held-out blends, mean (spread = max - min over seeds)")
     print(f"{'':>40} {'PSNR of B':>14} {'SSIM of B':>14} {'grad. corr.':>14}")
     summary = {}
@@ -127,14 +141,15 @@ def reflection_removal(seeds=(0, 1)) -> None:
         summary[name] = {key: (sum(r[key] for r in runs) / len(runs),
                                max(r[key] for r in runs) - min(r[key] for r in runs)) for key in runs[0]}
         print(f"{name:>40} " + " ".join(f"{m:8.3f} ±{s:5.3f}" for m, s in summary[name].values()))
-    base, l1, excl = summary.values()
-    spread = max(l1["psnr"][1], excl["psnr"][1])
+    base, l1, excl_run, percep_run, both = summary.values()
     checks = [(f"L1 net beats the prior: PSNR {l1['psnr'][0] - base['psnr'][0]:+.2f} dB, "
-               f"SSIM {l1['ssim'][0] - base['ssim'][0]:+.3f}", l1["psnr"][0] > base["psnr"][0] and l1["ssim"][0] > base["ssim"][0]),
-              (f"exclusion lowers the correlation: {excl['correlation'][0] - l1['correlation'][0]:+.3f}",
-               excl["correlation"][0] < l1["correlation"][0]),
-              (f"exclusion keeps PSNR of B: {excl['psnr'][0] - l1['psnr'][0]:+.2f} dB (spread {spread:.2f})",
-               excl["psnr"][0] - l1["psnr"][0] >= -spread)]
+               f"SSIM {l1['ssim'][0] - base['ssim'][0]:+.3f}", l1["psnr"][0] > base["psnr"][0] and l1["ssim"][0] > base["ssim"][0])]
+    for what, without, with_ in (("L1", l1, excl_run), ("perceptual", percep_run, both)):
+        spread = max(without["psnr"][1], with_["psnr"][1])
+        checks += [(f"exclusion ({what}) lowers the correlation: {with_['correlation'][0] - without['correlation'][0]:+.3f}",
+                    with_["correlation"][0] < without["correlation"][0]),
+                   (f"exclusion ({what}) keeps PSNR of B: {with_['psnr'][0] - without['psnr'][0]:+.2f} dB (spread {spread:.2f})",
+                    with_["psnr"][0] - without["psnr"][0] >= -spread)]
     for text, ok in checks:
         print(f"  {text:<64} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 

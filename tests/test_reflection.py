@@ -135,3 +135,16 @@ def test_training_a_few_steps_runs_and_separate_clips():
     assert len(history["step_loss"]) == 2 and all(math.isfinite(v) for v in history["step_loss"])
     b, r = separate(net, torch.rand(1, 3, 32, 32))
     assert b.shape == r.shape == (1, 3, 32, 32) and 0 <= b.min() and b.max() <= 1
+
+
+def test_separation_loss_adds_its_terms_with_their_weights_and_the_finetuning_recipe():
+    g = torch.Generator().manual_seed(2)
+    output, target = torch.rand(2, 6, 16, 16, generator=g) * 1.2 - 0.1, torch.rand(2, 6, 16, 16, generator=g)
+    mse = lambda a, b: (a - b).pow(2).mean()   # a stand-in for the perceptual loss: any callable (B predicted, B true)
+    l1 = (output - target).abs().mean()
+    excl = exclusion_loss(output[:, :3], output[:, 3:])
+    perceptual = mse(output[:, :3].clamp(0, 1), target[:, :3])   # on B only, clipped to the image range
+    torch.testing.assert_close(separation_loss()(output, target), l1)
+    torch.testing.assert_close(separation_loss(0.5, mse, 3.0)(output, target), l1 + 0.5 * excl + 3.0 * perceptual)
+    recipe = ReflectionRecipe(n_patches=8, epochs=6, max_lr=2e-3, finetune_epochs=1, seed=3)
+    assert recipe.finetuning() == ReflectionRecipe(n_patches=8, epochs=1, max_lr=5e-4, finetune_epochs=1, seed=3)

@@ -12,7 +12,7 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -155,7 +155,9 @@ class ReflectionRecipe:
     ``n_patches`` blends of ``patch x patch`` crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`),
     L1 on B and on R, plus ``exclusion_weight`` times :func:`exclusion_loss` where asked; Adam with a
     one-cycle learning rate up to ``max_lr`` for ``epochs`` passes; measured on held-out blends of
-    ``held_out_size`` pixels."""
+    ``held_out_size`` pixels. The perceptual stage (:meth:`finetuning`) continues from the L1 network for
+    ``finetune_epochs`` passes at a quarter of the learning rate, adding ``perceptual_weight`` times a
+    perceptual loss on B at ``perceptual_layers`` of the course's loss network (notebook 07)."""
 
     n_patches: int
     epochs: int
@@ -166,11 +168,19 @@ class ReflectionRecipe:
     exclusion_weight: float = 0.1
     held_out_size: int = 256
     seed: int = 0
+    finetune_epochs: int = 2
+    perceptual_weight: float = 10.0
+    perceptual_layers: tuple[str, ...] = ("relu1_2",)
+
+    def finetuning(self) -> "ReflectionRecipe":
+        """The recipe of the perceptual stage: ``finetune_epochs`` passes at ``max_lr / 4``."""
+        return replace(self, epochs=self.finetune_epochs, max_lr=self.max_lr / 4)
 
 
 def reflection_recipe() -> ReflectionRecipe:
-    """The mode's recipe: in full mode 3072 blends for 8 epochs, in fast mode 128 for one."""
-    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=128),
+    """The mode's recipe: in full mode 3072 blends for 8 epochs (and 2 of fine-tuning), in fast mode 128 for
+    one (and one)."""
+    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=128, finetune_epochs=1),
                 full=ReflectionRecipe(n_patches=3072, epochs=8))
 
 
