@@ -64,7 +64,10 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
 
     def closure():
         opt.zero_grad()
-        image = x.clamp(0, 1)  # not in place: that would break L-BFGS's memory of past steps
+        # The losses see the pixels clamped to [0, 1]; the gradient passes as if unclamped (straight
+        # through), so a pixel pushed out of range can come back. Clamping x in place instead would
+        # change it behind L-BFGS's back; clamping without the straight-through term freezes such pixels.
+        image = x + (x.clamp(0, 1) - x).detach()
         F = net(image)
         loss = torch.zeros((), device=x.device)
         if P is not None:
