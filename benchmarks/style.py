@@ -1,6 +1,6 @@
 """Which loss network shows Gatys et al.'s two arguments offline? Random VGG vs course-trained vs ImageNet.
 
-    .venv/bin/python benchmarks/style.py             # 128 px, about 5 minutes on 2 CPU threads
+    .venv/bin/python benchmarks/style.py             # 128 px, 150 iterations: about 20 min on 2 busy CPU threads
     .venv/bin/python benchmarks/style.py --steps 50  # a quick look
 
 For each loss network (``vgg_features`` sources "offline" = random VGG-19, "course" = the course's
