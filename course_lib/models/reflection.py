@@ -201,9 +201,9 @@ def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None =
 
 
 def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callable | None = None,
-                     plot: bool | None = None) -> dict:
+                     plot: bool | None = None, title: str | None = None) -> dict:
     """Train ``model`` (blend to B and R) with ``recipe``; ``loss_fn`` defaults to L1 alone
-    (:func:`separation_loss`). Returns the history of ``course_lib.train.fit``."""
+    (:func:`separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
     check_module(model)
     blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed)
     data = torch.utils.data.TensorDataset(blends, torch.cat([backgrounds, reflections], 1))
@@ -213,7 +213,7 @@ def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callab
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
                                                     steps_per_epoch=len(loader))
     return fit(model, loss_fn or separation_loss(), loader, epochs=recipe.epochs, optimizer=optimizer,
-               scheduler=scheduler, plot=plot)
+               scheduler=scheduler, plot=plot, title=title)
 
 
 def separate(model: nn.Module, blends: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
