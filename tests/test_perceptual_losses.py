@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.losses.perceptual import PerceptualLoss, gradient_loss, image_gradients, perceptual_loss
+from course_lib.losses.perceptual import (PerceptualLoss, gradient_loss, image_gradients, perceptual_loss,
+                                         perceptual_training_step)
 
 
 def _features(seed, shape=(2, 4, 5, 6)):
@@ -151,13 +152,55 @@ def test_exercise_checks_accept_the_reference_and_reject_wrong_answers(capsys):
         noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
         return gain * images.pow(gamma) + noise_std * noise
 
+    def no_zero_grad(net, loss_network, optimizer, inputs, targets, layer="relu2_2"):
+        loss = perceptual_loss(loss_network(net(inputs))[layer], loss_network(targets)[layer])
+        loss.backward()  # gradients of the previous step are added to this one's
+        optimizer.step()
+        return loss.item()
+
     def todo(*args, **kwargs):
         raise NotImplementedError
 
     for exercise, good, bad in [("E2.1", ResidualBlock, NoSkip), ("E2.2", lambda phi_output, phi_target: perceptual_loss(phi_output, phi_target), sum_not_mean),
-                                ("E2.3", style_transfer_objective, no_tv), ("E2.4", low_light, no_clamp)]:
+                                ("E2.3", style_transfer_objective, no_tv),
+                                ("E2.4", perceptual_training_step, no_zero_grad), ("E2.5", low_light, no_clamp)]:
         check(exercise, good)
         check(exercise, bad)
         check(exercise, todo)
         good_line, bad_line, todo_line = capsys.readouterr().out.splitlines()
         assert "✓" in good_line and "✗" in bad_line and todo_line == f"{exercise}: not attempted"
+
+
+def test_a_training_step_that_learns_nothing_fails_the_check(capsys):
+    from course_lib import check
+
+    def frozen(net, loss_network, optimizer, inputs, targets, layer="relu2_2"):
+        with torch.no_grad():  # no graph: the loss is right, the network does not change
+            return perceptual_loss(loss_network(net(inputs))[layer], loss_network(targets)[layer]).item()
+
+    def returns_a_tensor(net, loss_network, optimizer, inputs, targets, layer="relu2_2"):
+        perceptual_training_step(net, loss_network, optimizer, inputs, targets, layer)
+        return torch.tensor(0.0)
+
+    check("E2.4", frozen)
+    check("E2.4", returns_a_tensor)
+    frozen_line, tensor_line = capsys.readouterr().out.splitlines()
+    assert "✗" in frozen_line and "weights" in frozen_line
+    assert "✗" in tensor_line and "as a float" in tensor_line
+
+
+def test_perceptual_training_step_moves_the_network_and_not_the_loss_network():
+    import copy
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid())  # images in [0, 1], as VGG wants
+    before = copy.deepcopy(net)
+    loss_network = PerceptualLoss(["relu1_2"], source="offline").loss_net
+    frozen = [p.clone() for p in loss_network.parameters()]
+    x, y = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    loss = perceptual_training_step(net, loss_network, torch.optim.SGD(net.parameters(), lr=0.1), x, y, "relu1_2")
+    with torch.no_grad():  # the loss returned is Eq. 2 of the network before its step
+        expected = torch.nn.functional.mse_loss(loss_network(before(x))["relu1_2"], loss_network(y)["relu1_2"])
+    assert loss == pytest.approx(expected.item(), rel=1e-5)
+    assert not torch.equal(net[0].weight, before[0].weight)
+    assert all(torch.equal(p, q) and p.grad is None for p, q in zip(loss_network.parameters(), frozen))

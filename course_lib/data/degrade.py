@@ -1,6 +1,6 @@
 """Degraded copies of images, to test and train models against bad conditions (notebook 07, §3).
 
-    dark = low_light(images, seed=1)                 # the camera at night of exercise E2.4
+    dark = low_light(images, seed=1)                 # the camera at night of exercise E2.5
     augmented = random_low_light(images, step)       # a different darkness per image and step
     small = downscale(modcrop(image, 3), 3)          # the low-resolution input of notebook 11
     patches = random_patches(images, 48, 1000, seed=0)  # training crops, flipped and rotated

@@ -3,7 +3,7 @@ import torch
 
 from course_lib.checks import CheckFailed, Exercise, seeded, uniform_int
 from course_lib.data.degrade import low_light
-from course_lib.losses.perceptual import perceptual_loss, style_transfer_objective
+from course_lib.losses.perceptual import perceptual_loss, perceptual_training_step, style_transfer_objective
 from course_lib.losses.style import gram_matrix
 from course_lib.models.transformer_net import ResidualBlock
 
@@ -73,6 +73,55 @@ def _objective_cases(g):
     return [_objective_case(g, b, s, w) for b, s, w in rows]
 
 
+class _TinyLossNetwork(torch.nn.Module):
+    """A two-layer stand-in for the VGG loss network: a dict layer name -> activation, like vgg_features."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        relu1 = self.conv1(x).relu()
+        return {"relu1_2": relu1, "relu2_2": self.conv2(relu1).relu()}
+
+
+def _tiny_net():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(5, 3, 3, padding=1))
+
+
+def _training_step_cases(g):
+    cases = []
+    for layer, batch, size in [("relu2_2", 1, 8), ("relu1_2", 2, 6), ("relu2_2", uniform_int(g, 2, 3), 10)]:
+        with seeded(g):
+            net, phi = _tiny_net(), _TinyLossNetwork()
+        cases.append(dict(net=[v.clone() for v in net.state_dict().values()],
+                          phi=[v.clone() for v in phi.state_dict().values()],
+                          inputs=torch.rand(batch, 3, size, size, generator=g),
+                          targets=torch.rand(batch, 3, size, size, generator=g), layer=layer))
+    return cases
+
+
+def _run_training_step(fn, case):
+    """Two steps in a row with SGD + momentum (a step that forgets zero_grad shows in the second), then
+    the losses returned and the network's weights."""
+    net, phi = _tiny_net(), _TinyLossNetwork()
+    net.load_state_dict(dict(zip(net.state_dict(), case["net"])))
+    phi.load_state_dict(dict(zip(phi.state_dict(), case["phi"])))
+    phi.eval().requires_grad_(False)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    losses = []
+    for _ in range(2):
+        loss = fn(net, phi, optimizer, case["inputs"], case["targets"], case["layer"])
+        if not isinstance(loss, float):
+            raise CheckFailed(f"should return the loss as a float (loss.item()), got {type(loss).__name__}")
+        losses.append(loss)
+    return dict(weights=torch.cat([p.detach().flatten() for p in net.parameters()]), losses=torch.tensor(losses))
+
+
+def _training_step_label(case):
+    return f"layer {case['layer']!r}, batch {tuple(case['inputs'].shape)}"
+
+
 def _low_light_cases(g):
     rows = [(1.0, 1.0, 0.0), (0.25, 1.5, 0.0), (0.25, 1.5, 0.03), (None, None, None)]  # identity, no noise, ...
     cases = []
@@ -89,5 +138,7 @@ EXERCISES = [
              label=_residual_label),
     Exercise("E2.2", "feature_reconstruction_loss", perceptual_loss, _reconstruction_cases, run=_run_reconstruction),
     Exercise("E2.3", "style_transfer_objective", style_transfer_objective, _objective_cases),
-    Exercise("E2.4", "low_light", low_light, _low_light_cases),
+    Exercise("E2.4", "perceptual_training_step", perceptual_training_step, _training_step_cases,
+             run=_run_training_step, tol=1e-4, label=_training_step_label),
+    Exercise("E2.5", "low_light", low_light, _low_light_cases),
 ]

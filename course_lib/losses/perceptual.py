@@ -4,6 +4,7 @@
     loss = perceptual_loss(phi(output), phi(target))                 # Eq. 2, summed over layers
     loss = PerceptualLoss(["relu2_2"])(output, target)               # the same, as a module
     loss = gradient_loss(output, target)                             # compare edges, not values
+    loss = perceptual_training_step(net, phi, optimizer, inputs, targets)  # one SGD step through phi
     loss = style_transfer_objective(y_hat, phi(y_hat), phi(y)["relu2_2"], style_grams)  # Eq. 5
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from course_lib.losses.style import content_loss, image_gradients, style_loss, tv_loss
 from course_lib.validate import check_float_batch, check_image_batch
 
-__all__ = ["perceptual_loss", "PerceptualLoss", "gradient_loss", "image_gradients",
+__all__ = ["perceptual_loss", "PerceptualLoss", "perceptual_training_step", "gradient_loss", "image_gradients",
            "style_transfer_objective"]
 
 
@@ -88,6 +89,28 @@ class PerceptualLoss(nn.Module):
             phi_target = self.loss_net(target)
         phi_target = {name: phi_target[name] for name in self.layers}
         return perceptual_loss(phi_output, phi_target, self.layer_weights)
+
+
+def perceptual_training_step(net: nn.Module, loss_network, optimizer: torch.optim.Optimizer,
+                             inputs: torch.Tensor, targets: torch.Tensor, layer: str = "relu2_2") -> float:
+    """One training step of the image transformation network through a frozen loss network
+    (Johnson et al. 2016, §3: "we train the image transformation network using stochastic gradient
+    descent to minimize a weighted combination of loss functions"), here Eq. 2 at ``layer`` alone:
+
+        y_hat = net(inputs);  loss = l_feat(phi(y_hat)[layer], phi(targets)[layer])
+
+    The targets' features are constants (computed without a graph); the gradient flows through the
+    loss network into ``net`` only (the loss network's weights are frozen, ``optimizer`` holds
+    ``net``'s). Clears the old gradients, back-propagates, steps; returns the loss as a float.
+    """
+    output = net(inputs)
+    with torch.no_grad():
+        phi_target = loss_network(targets)[layer]
+    loss = perceptual_loss(loss_network(output)[layer], phi_target)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def gradient_loss(output: torch.Tensor, target: torch.Tensor, p: int = 1) -> torch.Tensor:
