@@ -281,3 +281,17 @@ def test_predict_matches_one_pass_in_eval_mode_without_gradients():
     torch.testing.assert_close(out, model(x).detach())
     with pytest.raises(ValueError, match="batch_size"):
         predict(model, x, batch_size=0)
+
+
+def test_channels_last_collate_changes_the_memory_order_not_the_values():
+    from torch.utils.data import default_collate
+
+    from course_lib.train import channels_last_collate
+
+    items = [(torch.rand(3, 8, 6), torch.randint(0, 4, (8, 6))) for _ in range(2)]
+    (images, masks), (ref_images, ref_masks) = channels_last_collate(items), default_collate(items)
+    assert images.is_contiguous(memory_format=torch.channels_last) and not ref_images.is_contiguous(
+        memory_format=torch.channels_last)
+    assert torch.equal(images, ref_images) and torch.equal(masks, ref_masks) and masks.is_contiguous()
+    as_dicts = channels_last_collate([{"image": image, "mask": mask} for image, mask in items])
+    assert as_dicts["image"].is_contiguous(memory_format=torch.channels_last)

@@ -340,6 +340,8 @@ class ShapesRecipe:
     Adam with the paper's weight decay 2e-4 (§5.1), a one-cycle learning rate up to ``max_lr``
     (stepped every batch, warming up for the first ``pct_start`` of the steps), plain cross-entropy
     and no spatial dropout (``dropout``, see the notebook's "Dropout"). Held-out images use seed 1.
+    Both train in channels-last memory order (``course_lib.train.channels_last_collate``): about 1.15x
+    faster per step on a 2-core CPU, same values.
     """
 
     image_size: int
@@ -354,7 +356,7 @@ class ShapesRecipe:
 
 
 def shapes_recipe() -> ShapesRecipe:
-    """The mode's recipe: in full mode 3000 images of 128 x 128 for 12 epochs (held-out mean IoU
-    0.914 in 549 s on 2 CPU cores), in fast mode 64 images of 64 x 64 for one epoch."""
+    """The mode's recipe: in full mode 3000 images of 128 x 128 for 8 epochs (held-out mean IoU
+    0.905 in 279 s of training on 2 CPU cores), in fast mode 64 images of 64 x 64 for one epoch."""
     return pick(fast=ShapesRecipe(image_size=64, n_train=64, n_val=32, epochs=1),
-                full=ShapesRecipe(image_size=128, n_train=3000, n_val=200, epochs=12))
+                full=ShapesRecipe(image_size=128, n_train=3000, n_val=200, epochs=8))
