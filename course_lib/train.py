@@ -44,15 +44,20 @@ def _in_notebook() -> bool:
 
 # --- moving data ----------------------------------------------------------------------------------
 
-def _to_device(obj, device: torch.device):
-    """Tensors, and tensors inside lists, tuples and dicts (detection targets), moved to ``device``."""
+def _map_tensors(obj, fn):
+    """``fn`` applied to every tensor in ``obj``, also inside lists, tuples and dicts (detection targets)."""
     if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=True)
+        return fn(obj)
     if isinstance(obj, dict):
-        return {key: _to_device(value, device) for key, value in obj.items()}
+        return {key: _map_tensors(value, fn) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(value, device) for value in obj)
+        return type(obj)(_map_tensors(value, fn) for value in obj)
     return obj
+
+
+def _to_device(obj, device: torch.device):
+    """Tensors, and tensors inside lists, tuples and dicts, moved to ``device``."""
+    return _map_tensors(obj, lambda t: t.to(device, non_blocking=True))
 
 
 def channels_last_collate(batch):
@@ -62,16 +67,10 @@ def channels_last_collate(batch):
     "Making it real time on a CPU"); the values do not change. Masks (3-D) stay as they are."""
     from torch.utils.data import default_collate
 
-    def convert(obj):
-        if isinstance(obj, torch.Tensor) and obj.ndim == 4 and obj.is_floating_point():
-            return obj.contiguous(memory_format=torch.channels_last)
-        if isinstance(obj, dict):
-            return {key: convert(value) for key, value in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return type(obj)(convert(value) for value in obj)
-        return obj
+    def nhwc(t: torch.Tensor) -> torch.Tensor:
+        return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 and t.is_floating_point() else t
 
-    return convert(default_collate(batch))
+    return _map_tensors(default_collate(batch), nhwc)
 
 
 def _batch_size(targets) -> int:

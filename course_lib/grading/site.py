@@ -94,10 +94,10 @@ def execute_solution(source: Path, folder: Path = EXECUTED, timeout: int = 600):
 def page_notebook(executed, name: str):
     """The page of one notebook: the executed notebook without its solutions, outputs kept.
 
-    Progress bars are dropped (their widgets' final state is not in the outputs), and so is the
-    training loss plot that ``fit`` redraws while it trains (``LIVE_PLOT``; its final figure follows it). A note with the
-    fast-mode run time and the student notebook's download link goes right under the title: the
-    first markdown cell is split after its ``#`` title line.
+    Progress bars are dropped (their widgets' final state is not in the outputs), and so is the loss
+    plot that ``fit`` redraws while it trains (``LIVE_PLOT``; its final figure follows it). A note
+    with the fast-mode run time and the student notebook's download link goes right under the title:
+    the first markdown cell is split after its ``#`` title line.
     """
     notebooks.validate_solution(executed, name)
     page = copy.deepcopy(executed)
