@@ -147,17 +147,28 @@ def _tiny_release(folder: Path):
     return solution
 
 
+def test_kernels_talk_over_ipc_files_not_ports(tmp_path):
+    """`course grade --jobs N` starts kernels in parallel; over TCP two of them could take the same
+    free port ("Address already in use"). Over IPC each kernel has socket files of its own."""
+    from course_lib.grading.execute import execute
+
+    nb = new_notebook(cells=[new_code_cell("from ipykernel.kernelapp import IPKernelApp\n"
+                                           "print(IPKernelApp.instance().transport)")])
+    assert execute(nb, cwd=str(tmp_path), timeout=60, allow_errors=False) is None
+    assert nb.cells[0].outputs[0]["text"] == "ipc\n"
+
+
 def test_an_endless_loop_is_stopped_and_reported(tmp_path):
     submission = _tiny_release(tmp_path / "release")
     submission.cells[1].source = "while True:\n    pass"
     path = tmp_path / "loop.ipynb"
     path.write_text(notebooks.write_text(submission))
-    completed, report = _grade([path, "--release", tmp_path / "release", "--timeout", "15"], tmp_path)
+    completed, report = _grade([path, "--release", tmp_path / "release", "--timeout", "8"], tmp_path)
     result = report["loop.ipynb"]
     statuses = {e["exercise"]: e["status"] for e in result["exercises"]}
     # 0.2's solution ("return 1") is wrong: the cell after the loop still ran and was checked
     assert statuses == {"0.1": "timed out", "0.2": "failed"}, completed.stdout
-    assert "notebook run: cell 1 ran past the 15 s limit and was stopped" in result["notes"]
+    assert "notebook run: cell 1 ran past the 8 s limit and was stopped" in result["notes"]
     assert completed.returncode == 0
 
 

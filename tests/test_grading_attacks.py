@@ -104,7 +104,7 @@ BY_PATH = {  # what the grader cannot stop (README): loading the library's own f
 def probed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("probe-attacks")
     paths = [submission(tmp, name, sources) for name, sources in {**PROBE_ATTACKS, **BY_PATH}.items()]
-    return grade(paths, tmp, "--no-notebook-run", "--timeout", "30", "--memory", "5")
+    return grade(paths, tmp, "--no-notebook-run", "--timeout", "15", "--memory", "5")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
 
 TIMEOUT_ERROR = "CellTimeoutError"
 
@@ -34,8 +36,12 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
             cell.outputs.append(nbformat.v4.new_output("error", ename=TIMEOUT_ERROR,
                                                        evalue=content["evalue"], traceback=[]))
 
+    # The kernel talks over IPC sockets, files in a folder of its own, not over TCP ports: kernels
+    # started in parallel (``course grade --jobs``) could pick the same free port and fail to bind it.
+    sockets = tempfile.TemporaryDirectory(prefix="course-kernel-")
     client = NotebookClient(
         nb,
+        config=Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets.name, "kernel")}}),
         timeout=timeout,
         kernel_name="python3",
         allow_errors=allow_errors,
@@ -48,7 +54,8 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
         on_cell_executed=mark_timeout,
     )
     try:
-        client.execute(env=env or kernel_env())
+        with sockets:
+            client.execute(env=env or kernel_env())
     except DeadKernelError:
         return started[-1] if started else 0
     return None
