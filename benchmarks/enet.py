@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/enet.py              # full mode: the number notebook 03 promises
     COURSE_MODE=fast .venv/bin/python benchmarks/enet.py
 
-Runs the notebook's recipe, ``course_lib.models.enet.shapes_recipe()`` (full mode: 3000 images of
+Runs the notebook's recipe, ``course_lib.models.enet.enet_recipe()`` (full mode: 3000 images of
 128 x 128, batch 8, no spatial dropout, Adam with weight decay 2e-4, a one-cycle learning rate up to
 5e-3, 8 epochs, plain cross-entropy, channels-last memory order), without the notebook's per-epoch validation, which changes
 no weight. Target (course issue 3): mean IoU >= 0.90 on 200 held-out images.
@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from course_lib import pick, setup
 from course_lib.data import CLASS_NAMES, NUM_CLASSES, ShapesDataset
 from course_lib.metrics import iou_per_class, mean_iou
-from course_lib.models.enet import ENet, shapes_recipe
+from course_lib.models.enet import ENet, enet_recipe
 from course_lib.train import channels_last_collate, fit, predict
 
 TARGET = 0.90
@@ -25,7 +25,7 @@ TARGET = 0.90
 
 def main():
     device = setup()
-    recipe = shapes_recipe()
+    recipe = enet_recipe()
     train = ShapesDataset(recipe.n_train, size=recipe.image_size, seed=0)
     val = ShapesDataset(recipe.n_val, size=recipe.image_size, seed=1)
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ boundary F1 on a held-out set, same backbone, data, steps and seed for all three
     .venv/bin/python benchmarks/fcn.py            # full mode: the numbers notebook 01 promises
     COURSE_MODE=fast .venv/bin/python benchmarks/fcn.py
 
-Runs the notebook's recipe, ``course_lib.models.fcn.shapes_recipe()``, and prints one table. The
+Runs the notebook's recipe, ``course_lib.models.fcn.fcn_recipe()``, and prints one table. The
 claim (paper §4.2, Table 2): each skip sharpens the boundaries, so FCN-8s beats FCN-32s on both
 measures.
 """
@@ -17,13 +17,13 @@ from torch.utils.data import DataLoader
 from course_lib import setup
 from course_lib.data import NUM_CLASSES, ShapesDataset
 from course_lib.metrics import boundary_f1, mean_iou
-from course_lib.models.fcn import FCN, VARIANTS, shapes_recipe
+from course_lib.models.fcn import FCN, VARIANTS, fcn_recipe
 from course_lib.train import fit, predict
 
 
 def main():
     device = setup()
-    recipe = shapes_recipe()
+    recipe = fcn_recipe()
     train = ShapesDataset(recipe.n_train, size=recipe.image_size, seed=0)
     val = ShapesDataset(recipe.n_val, size=recipe.image_size, seed=1)
     images, masks = map(torch.stack, zip(*[val[i] for i in range(len(val))]))

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.config import pick
 from course_lib.data import ShapesDataset
-from course_lib.models.fcn import ShapesRecipe, bilinear_kernel, shapes_recipe
+from course_lib.models.fcn import FCNRecipe, bilinear_kernel, fcn_recipe
 from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.ops.crf import CRFParams, dense_crf
 from course_lib.ops.superpixels import superpixel_vote
@@ -90,7 +90,7 @@ class DevelopmentsRecipe:
     voting; the upsampling decoders trained ``decoder_epochs`` passes over ``decoder_images`` pairs
     (:func:`upsampling_pairs`: shapes at ``fcn.image_size`` and their 2x average-pooled copies)."""
 
-    fcn: ShapesRecipe
+    fcn: FCNRecipe
     fcn_variant: str = "8s"
     seeds: tuple[int, ...] = (0, 1, 2)
     crf: CRFParams = CRFParams()
@@ -106,8 +106,8 @@ class DevelopmentsRecipe:
 def developments_recipe() -> DevelopmentsRecipe:
     """The mode's recipe: notebook 01's FCN recipe; decoders on 512 pairs for 10 epochs in full mode,
     128 pairs for 2 epochs in fast mode."""
-    return pick(fast=DevelopmentsRecipe(fcn=shapes_recipe(), decoder_images=128, decoder_epochs=2),
-                full=DevelopmentsRecipe(fcn=shapes_recipe()))
+    return pick(fast=DevelopmentsRecipe(fcn=fcn_recipe(), decoder_images=128, decoder_epochs=2),
+                full=DevelopmentsRecipe(fcn=fcn_recipe()))
 
 
 def upsampling_pairs(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ upsamples the output of the encoder, fine-tuning the details" (§4).
     model(torch.zeros(1, 3, 512, 512)).shape                 # (1, 4, 512, 512)
     structure(model, (1, 3, 512, 512))                       # the rows of Table 1, measured
 
-:class:`ShapesRecipe` holds notebook 03's training recipe on the course's shapes, which
+:class:`ENetRecipe` holds notebook 03's training recipe on the course's shapes, which
 ``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
 :func:`realtime_peers` the networks it is compared with (notebook 03 and ``benchmarks/realtime.py``).
 """
@@ -28,8 +28,8 @@ from course_lib.models.unet import UNet
 from course_lib.validate import check_int
 
 __all__ = ["ENet", "InitialBlock", "AsymmetricConv", "RegularBottleneck", "DownsamplingBottleneck",
-           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "class_weights", "ShapesRecipe",
-           "shapes_recipe"]
+           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "class_weights", "ENetRecipe",
+           "enet_recipe"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -186,11 +186,11 @@ class UpsamplingBottleneck(nn.Module):
 class ENet(nn.Module):
     """Table 1: the network for a 3 x 512 x 512 input, one attribute per row, in the table's order.
 
-    Spatial dropout p = 0.01 in stage 1 and 0.1 afterwards (§5.1; ``dropout=(0.01, 0.1)``, give
-    ``(0, 0)`` to switch it off); PReLU in the encoder, ReLU in the decoder (§4). The forward pass
-    walks the rows in order; each downsampling bottleneck pushes its max-pool indices on a stack,
-    each upsampling bottleneck pops them (stage 4 uses stage 2's, stage 5 uses stage 1's). Sides
-    must be divisible by 8 (three halvings).
+    Spatial dropout p = 0.01 in stage 1 ("before bottleneck2.0") and 0.1 afterwards (§3;
+    ``dropout=(0.01, 0.1)``, give ``(0, 0)`` to switch it off); PReLU in the encoder, ReLU in the
+    decoder (§4). The forward pass walks the rows in order; each downsampling bottleneck pushes its
+    max-pool indices on a stack, each upsampling bottleneck pops them (stage 4 uses stage 2's,
+    stage 5 uses stage 1's). Sides must be divisible by 8 (three halvings).
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, dropout: tuple[float, float] = (0.01, 0.1)):
@@ -334,10 +334,10 @@ def class_weights(masks: torch.Tensor, num_classes: int, c: float = 1.02) -> tor
 
 
 @dataclass(frozen=True)
-class ShapesRecipe:
+class ENetRecipe:
     """How notebook 03 trains ENet on the course's shapes; ``benchmarks/enet.py`` runs the same.
 
-    Adam with the paper's weight decay 2e-4 (§5.1), a one-cycle learning rate up to ``max_lr``
+    Adam with the paper's weight decay 2e-4 (§5.2), a one-cycle learning rate up to ``max_lr``
     (stepped every batch, warming up for the first ``pct_start`` of the steps), plain cross-entropy
     and no spatial dropout (``dropout``, see the notebook's "Dropout"). Held-out images use seed 1.
     Both train in channels-last memory order (``course_lib.train.channels_last_collate``): about 1.15x
@@ -355,8 +355,8 @@ class ShapesRecipe:
     dropout: tuple[float, float] = (0.0, 0.0)
 
 
-def shapes_recipe() -> ShapesRecipe:
+def enet_recipe() -> ENetRecipe:
     """The mode's recipe: in full mode 3000 images of 128 x 128 for 8 epochs (held-out mean IoU
     0.905 in 279 s of training on 2 CPU cores), in fast mode 64 images of 64 x 64 for one epoch."""
-    return pick(fast=ShapesRecipe(image_size=64, n_train=64, n_val=32, epochs=1),
-                full=ShapesRecipe(image_size=128, n_train=3000, n_val=200, epochs=8))
+    return pick(fast=ENetRecipe(image_size=64, n_train=64, n_val=32, epochs=1),
+                full=ENetRecipe(image_size=128, n_train=3000, n_val=200, epochs=8))

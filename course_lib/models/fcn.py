@@ -30,7 +30,7 @@ from course_lib.validate import check_int
 
 __all__ = ["linear_to_conv", "convolutionalize", "bilinear_kernel", "upsampling", "add_skip", "fuse_8s", "crop",
            "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone",
-           "ShapesRecipe", "shapes_recipe"]
+           "FCNRecipe", "fcn_recipe"]
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -322,7 +322,7 @@ class FCN(nn.Module):
 
 
 @dataclass(frozen=True)
-class ShapesRecipe:
+class FCNRecipe:
     """How notebook 01 ("Effects") trains FCN-32s, -16s and -8s on the course's shapes, each from
     the same seed with the compact backbone; ``benchmarks/fcn.py`` runs the same. Adam, plain
     cross-entropy; held-out images use seed 1."""
@@ -335,7 +335,7 @@ class ShapesRecipe:
     lr: float = 3e-3
 
 
-def shapes_recipe() -> ShapesRecipe:
+def fcn_recipe() -> FCNRecipe:
     """The mode's recipe: 1024 images of 64 x 64 for 8 epochs in full mode, 128 for one in fast mode."""
-    return pick(fast=ShapesRecipe(image_size=64, n_train=128, n_val=32, epochs=1),
-                full=ShapesRecipe(image_size=64, n_train=1024, n_val=256, epochs=8))
+    return pick(fast=FCNRecipe(image_size=64, n_train=128, n_val=32, epochs=1),
+                full=FCNRecipe(image_size=64, n_train=1024, n_val=256, epochs=8))
