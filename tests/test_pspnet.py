@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from course_lib.arithmetic import receptive_field
 from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, render_scene
-from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone
+from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone, train_segmentation
 from course_lib.ops.receptive_field import effective_receptive_field, extent
 
 
@@ -60,6 +60,21 @@ def test_pspnet_shapes_gradients_and_bad_input():
         assert all(p.grad is not None for p in net.parameters())
     with pytest.raises(ValueError, match="multiple of 4"):
         PSPNet(3)(torch.rand(1, 3, 30, 32))
+
+
+def test_train_segmentation_warmup_starts_at_a_25th_of_the_rate():
+    """Adam's first step moves every weight by the rate (m / sqrt(v) = sign of the gradient): ``lr`` without
+    warm-up, ``lr / 25`` with it (OneCycleLR's ``div_factor``); a bad fraction is refused."""
+    images, masks = torch.rand(4, 3, 8, 8), torch.randint(0, 3, (4, 8, 8))
+    for warmup, first_rate in ((None, 1e-2), (0.5, 1e-2 / 25)):
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(3, 3, 1)
+        seen = []
+        model.register_forward_pre_hook(lambda module, args: seen.append(module.weight.detach().clone()))
+        train_segmentation(model, images, masks, epochs=1, batch_size=1, lr=1e-2, seed=0, warmup=warmup)
+        assert torch.allclose((seen[1] - seen[0]).abs(), torch.full_like(seen[0], first_rate), rtol=1e-3)
+    with pytest.raises(ValueError, match="warmup"):
+        train_segmentation(model, images, masks, epochs=1, batch_size=2, lr=1e-2, seed=0, warmup=1.5)
 
 
 def test_backbone_receptive_field_formula_and_measured():
