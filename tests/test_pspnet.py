@@ -3,12 +3,13 @@ average pooling computed by hand (PSPNet §3.2), its error on bins larger than t
 backbone's receptive field against the formula and measured, and the context scenes' rule."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from course_lib.arithmetic import receptive_field
-from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, render_scene
+from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, dihedral, random_dihedral, render_scene
 from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone, train_segmentation
 from course_lib.ops.receptive_field import effective_receptive_field, extent
 
@@ -102,3 +103,20 @@ def test_context_scenes_follow_the_rule():
         distance = torch.hypot(ys[mask > 0] - cy, xs[mask > 0] - cx)
         assert distance.min() >= CUE_GAP * 64 - 1.5                 # far from every object pixel
     assert not (render_scene(0, 0, 64)[0] == render_scene(1, 0, 64)[0]).all()
+
+
+def test_dihedral_is_numpy_s_symmetries_of_the_square_on_image_and_mask_alike():
+    images, masks = context_scenes(2, 32, seed=0)
+    seen = set()
+    for k in range(4):
+        for flip in (False, True):
+            x, y = dihedral(images, masks, k, flip)
+            expected = np.rot90(images.numpy(), k, axes=(-2, -1))
+            expected = expected[..., ::-1] if flip else expected
+            assert np.array_equal(x.numpy(), expected)
+            assert torch.equal(y, dihedral(masks[:, None].float(), masks, k, flip)[0][:, 0].long())
+            seen.add(x.numpy().tobytes())
+    assert len(seen) == 8
+    g = torch.Generator().manual_seed(0)
+    x, y = random_dihedral(images, masks, g)
+    assert x.shape == images.shape and torch.equal(torch.bincount(y.flatten()), torch.bincount(masks.flatten()))
