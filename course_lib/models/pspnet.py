@@ -132,7 +132,8 @@ def train_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tens
     symmetries = torch.Generator().manual_seed(seed)
     loader = DataLoader(TensorDataset(images, masks), batch_size=batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed),
-                        collate_fn=(lambda batch: random_dihedral(*default_collate(batch), symmetries)) if augment else None)
+                        collate_fn=(lambda batch: random_dihedral(*default_collate(batch), symmetries))
+                        if augment else None)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX) if loss_fn is None else loss_fn
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = None

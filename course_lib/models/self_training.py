@@ -163,6 +163,7 @@ def semi_supervised_experiment(recipe: SemiSupervisedRecipe, device=None) -> dic
         few, full = result["supervised"][recipe.semi_fraction][-1], result["supervised"][1.0][-1]
         result["semi"].append(semi)
         result["recovered"].append((semi - few) / (full - few) if full > few else float("nan"))
-        result.setdefault("pseudo", {when: pseudo_labels(predict(net.cpu(), images[labelled:]).softmax(1), recipe.threshold)
-                                     for when, net in (("start", teacher), ("end", run["teacher"]))})
+        result.setdefault("pseudo", {
+            when: pseudo_labels(predict(net.cpu(), images[labelled:]).softmax(1), recipe.threshold)
+            for when, net in (("start", teacher), ("end", run["teacher"]))})
     return result
