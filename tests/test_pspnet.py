@@ -3,13 +3,14 @@ average pooling computed by hand (PSPNet §3.2), its error on bins larger than t
 backbone's receptive field against the formula and measured, and the context scenes' rule."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from course_lib.arithmetic import receptive_field
-from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, render_scene
-from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone
+from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, dihedral, random_dihedral, render_scene
+from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone, train_segmentation
 from course_lib.ops.receptive_field import effective_receptive_field, extent
 
 
@@ -62,6 +63,21 @@ def test_pspnet_shapes_gradients_and_bad_input():
         PSPNet(3)(torch.rand(1, 3, 30, 32))
 
 
+def test_train_segmentation_warmup_starts_at_a_25th_of_the_rate():
+    """Adam's first step moves every weight by the rate (m / sqrt(v) = sign of the gradient): ``lr`` without
+    warm-up, ``lr / 25`` with it (OneCycleLR's ``div_factor``); a bad fraction is refused."""
+    images, masks = torch.rand(4, 3, 8, 8), torch.randint(0, 3, (4, 8, 8))
+    for warmup, first_rate in ((None, 1e-2), (0.5, 1e-2 / 25)):
+        torch.manual_seed(0)
+        model = torch.nn.Conv2d(3, 3, 1)
+        seen = []
+        model.register_forward_pre_hook(lambda module, args: seen.append(module.weight.detach().clone()))
+        train_segmentation(model, images, masks, epochs=1, batch_size=1, lr=1e-2, seed=0, warmup=warmup)
+        assert torch.allclose((seen[1] - seen[0]).abs(), torch.full_like(seen[0], first_rate), rtol=1e-3)
+    with pytest.raises(ValueError, match="warmup"):
+        train_segmentation(model, images, masks, epochs=1, batch_size=2, lr=1e-2, seed=0, warmup=1.5)
+
+
 def test_backbone_receptive_field_formula_and_measured():
     assert receptive_field(BACKBONE_LAYERS) == 21
     torch.manual_seed(0)
@@ -87,3 +103,20 @@ def test_context_scenes_follow_the_rule():
         distance = torch.hypot(ys[mask > 0] - cy, xs[mask > 0] - cx)
         assert distance.min() >= CUE_GAP * 64 - 1.5                 # far from every object pixel
     assert not (render_scene(0, 0, 64)[0] == render_scene(1, 0, 64)[0]).all()
+
+
+def test_dihedral_is_numpy_s_symmetries_of_the_square_on_image_and_mask_alike():
+    images, masks = context_scenes(2, 32, seed=0)
+    seen = set()
+    for k in range(4):
+        for flip in (False, True):
+            x, y = dihedral(images, masks, k, flip)
+            expected = np.rot90(images.numpy(), k, axes=(-2, -1))
+            expected = expected[..., ::-1] if flip else expected
+            assert np.array_equal(x.numpy(), expected)
+            assert torch.equal(y, dihedral(masks[:, None].float(), masks, k, flip)[0][:, 0].long())
+            seen.add(x.numpy().tobytes())
+    assert len(seen) == 8
+    g = torch.Generator().manual_seed(0)
+    x, y = random_dihedral(images, masks, g)
+    assert x.shape == images.shape and torch.equal(torch.bincount(y.flatten()), torch.bincount(masks.flatten()))

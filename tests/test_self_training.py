@@ -1,10 +1,10 @@
 """course_lib.models.self_training: the confidence mask of the pseudo-labels against a loop over pixels,
-its bad input, and one tiny self-training round."""
+its bad input, and the mean teacher's average against its formula."""
 import pytest
 import torch
 
 from course_lib.models.pspnet import PSPNet
-from course_lib.models.self_training import SemiSupervisedRecipe, pseudo_labels, self_training
+from course_lib.models.self_training import SemiSupervisedRecipe, mean_teacher, pseudo_labels
 
 
 def test_pseudo_labels_against_a_loop():
@@ -29,15 +29,22 @@ def test_pseudo_labels_bad_input():
         pseudo_labels(scores.softmax(1), 1.5)
 
 
-def test_self_training_round_masks_what_the_teacher_doubts():
-    recipe = SemiSupervisedRecipe(threshold=0.99, steps=1, batch_size=4)
-    images, masks = torch.rand(8, 3, 32, 32), torch.randint(0, 3, (8, 32, 32))
+def test_mean_teacher_is_the_moving_average_of_the_student():
+    """One step with ema 0.25: teacher = 0.25 * start + 0.75 * student, and BatchNorm statistics the student's."""
+    recipe = SemiSupervisedRecipe(steps=1, batch_size=2, ema=0.25, warmup=0.5)
     torch.manual_seed(0)
-    run = self_training(lambda: PSPNet(3), images, masks, labelled=4, recipe=recipe)
-    assert run["pseudo"].shape == (4, 32, 32)
-    assert (run["pseudo"] == 255).any()          # an untrained teacher is unsure somewhere
+    start = PSPNet(3)
+    run = mean_teacher(start, torch.rand(6, 3, 32, 32), torch.randint(0, 3, (6, 32, 32)), labelled=3, recipe=recipe)
+    assert not all(torch.equal(s, b) for s, b in zip(run["student"].parameters(), start.parameters()))
+    for before, teacher, student in zip(start.parameters(), run["teacher"].parameters(), run["student"].parameters()):
+        assert torch.allclose(teacher, 0.25 * before + 0.75 * student, atol=1e-6)
+    for teacher, student in zip(run["teacher"].buffers(), run["student"].buffers()):
+        assert torch.equal(teacher, student)
+    assert len(run["step_loss"]) == 1 and not run["teacher"].training
 
 
-def test_self_training_recipe_bad_init():
-    with pytest.raises(ValueError, match="init must be"):
-        SemiSupervisedRecipe(init="imagenet")
+def test_semi_supervised_recipe_bad_values():
+    with pytest.raises(ValueError, match="ema must be"):
+        SemiSupervisedRecipe(ema=1.0)
+    with pytest.raises(ValueError, match="noise"):
+        SemiSupervisedRecipe(noise=-0.1)

@@ -11,6 +11,10 @@ two classes look the same: only a network whose receptive field reaches the cue 
 Item ``i`` depends only on ``(seed, i, size)`` (``np.random.default_rng([seed, i])``).
 
     images, masks = context_scenes(256, size=64, seed=0)   # float32 (256, 3, 64, 64), int64 (256, 64, 64)
+
+:func:`dihedral` and :func:`random_dihedral` are the augmentations that keep the rule: the 8 symmetries of
+the square move the cue to another corner and keep every distance. (Colour changes would change the label;
+crops could cut the cue out.)
 """
 from __future__ import annotations
 
@@ -67,6 +71,20 @@ def render_scene(seed: int, index: int, size: int) -> tuple[np.ndarray, np.ndarr
     image = np.where(shape_mask(cue, size), np.array(CUE_COLOURS[scene])[:, None, None], image)
     image = image + rng.normal(0, 0.03, image.shape)
     return np.clip(image, 0, 1).astype(np.float32), labels
+
+
+def dihedral(images: torch.Tensor, masks: torch.Tensor, k: int, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One of the 8 symmetries of the square, the same for images ``(..., H, W)`` and masks ``(..., H, W)``:
+    ``k`` quarter turns (``torch.rot90``), then a left-right mirror when ``flip``."""
+    images, masks = torch.rot90(images, k, dims=(-2, -1)), torch.rot90(masks, k, dims=(-2, -1))
+    return (images.flip(-1), masks.flip(-1)) if flip else (images, masks)
+
+
+def random_dihedral(images: torch.Tensor, masks: torch.Tensor,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`dihedral` with a symmetry drawn uniformly from the 8 by ``generator``, one for the whole batch."""
+    symmetry = int(torch.randint(8, (1,), generator=generator))
+    return dihedral(images, masks, symmetry // 2, bool(symmetry % 2))
 
 
 def context_scenes(n: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
