@@ -22,8 +22,8 @@ from course_lib.data.degrade import random_patches
 from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.validate import check_image_range, check_int
 
-__all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "AUGMENT_SCALES", "AUGMENT_GAIN", "synthesize_blend", "random_blends",
-           "reflection_training_pairs", "held_out_blends"]
+__all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "AUGMENT_SCALES", "AUGMENT_GAIN", "synthesize_blend",
+           "random_blends", "reflection_training_pairs", "held_out_blends"]
 
 #: The display gamma the recipe undoes before adding the layers in linear light.
 GAMMA = 2.2
