@@ -23,6 +23,9 @@ the course's loss network) without and with the exclusion loss, for two seeds; P
 gradient correlation of the predicted B and R on the held-out blends. Targets: the network beats the
 smoothness prior on PSNR and SSIM of B; the exclusion loss lowers the gradient correlation and does not
 lower PSNR of B (by more than the spread over seeds), alone and with the perceptual loss.
+``reflection_attempts`` (run it by name; not part of the default run) trains the L1 recipe's variants that
+notebook 10's SSIM section tried: the network started at the blend (``start_at_blend``), the augmented
+training blends (``recipe.augment``), both, and both with 0.2 (1 - SSIM of B) added to the loss.
 """
 import copy
 import statistics
@@ -35,6 +38,7 @@ import torch
 from course_lib import pick, setup
 from course_lib.data.reflection import reflection_training_pairs
 from course_lib.losses import PerceptualLoss
+from course_lib.metrics import ssim
 from course_lib.models.espcn import ESPCN
 from course_lib.models.reflection import (SeparationNet, evaluate_separation, fit_smoothness_prior, reflection_recipe,
                                           separation_loss, train_separation)
@@ -154,15 +158,37 @@ def reflection_removal(seeds=(0, 1)) -> None:
         print(f"  {text:<64} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 
 
+def reflection_attempts(seeds=(0, 1)) -> None:
+    recipe = reflection_recipe()
+    l1 = separation_loss()
+
+    def l1_and_ssim(output, target):
+        return l1(output, target) + 0.2 * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
+
+    variants = {"L1": (False, False, l1), "L1, started at the blend": (True, False, l1),
+                "L1, augmented blends": (False, True, l1), "L1, both": (True, True, l1),
+                "L1 + 0.2 (1 - SSIM), both": (True, True, l1_and_ssim)}
+    for name, (start_at_blend, augment, loss) in variants.items():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = SeparationNet(recipe.width, start_at_blend=start_at_blend)
+            start = time.perf_counter()
+            train_separation(model, replace(recipe, seed=seed, augment=augment), loss, plot=False)
+            result = evaluate_separation(model, recipe.held_out_size)
+            print(f"{name:>28}, seed {seed}: PSNR of B {result['psnr']:.2f} dB, SSIM of B {result['ssim']:.3f}, "
+                  f"correlation {result['correlation']:.3f} ({time.perf_counter() - start:.0f} s of training)")
+
+
 BENCHMARKS = {"image_enhancement": image_enhancement, "reflection_removal": reflection_removal,
               "super_resolution": super_resolution}
+EXTRA_BENCHMARKS = {"reflection_attempts": reflection_attempts}
 
 
 def main(names=None):
     """Run the benchmarks ``names`` (default: all; from the command line: ``applications.py reflection_removal``)."""
     setup()
     for name in names or BENCHMARKS:
-        BENCHMARKS[name]()
+        (BENCHMARKS | EXTRA_BENCHMARKS)[name]()
 
 
 if __name__ == "__main__":

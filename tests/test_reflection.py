@@ -10,7 +10,8 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from course_lib.data import HELD_OUT_IMAGES, sample_image
-from course_lib.data.reflection import held_out_blends, random_blends, synthesize_blend
+from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, held_out_blends, random_blends, reflection_training_pairs,
+                                        synthesize_blend)
 from course_lib.models.reflection import (ReflectionRecipe, SeparationNet, SmoothnessPrior, exclusion_loss,
                                           fit_smoothness_prior, gradient_correlation, separate, separation_loss,
                                           train_separation)
@@ -125,6 +126,25 @@ def test_separation_net_shapes_receptive_field_and_bad_input():
     for bad, error, words in BAD_IMAGE_BATCHES:
         with pytest.raises(error, match=re.escape(words)):
             net(bad)
+
+
+def test_separation_net_started_at_the_blend_returns_the_blend_and_no_reflection():
+    x = torch.rand(2, 3, 20, 24)
+    torch.testing.assert_close(SeparationNet(width=8, depth=2, start_at_blend=True)(x),
+                               torch.cat([x, torch.zeros_like(x)], 1))
+    assert not torch.equal(SeparationNet(width=8, depth=2)(x)[:, :3], x)
+
+
+def test_augmented_training_pairs_are_other_patches_relit_in_linear_light():
+    first, plain = reflection_training_pairs(6, 32, seed=5, augment=True), reflection_training_pairs(6, 32, seed=5)
+    assert not torch.equal(first[1], plain[1])
+    assert all(0 <= x.min() and x.max() <= 1 and x.shape == (6, 3, 32, 32) for x in first)
+    # the blend is still I = t B + R in linear light, with the relit B as the target (no overflow here: B + R < 1)
+    blends, backgrounds, reflections = first
+    ok = (backgrounds ** GAMMA + reflections ** GAMMA).amax((1, 2, 3)) < 0.95
+    gap = backgrounds ** GAMMA + reflections ** GAMMA - blends ** GAMMA    # (1 - t) B, t in [0.8, 1]
+    assert ok.any() and (gap[ok] >= -1e-5).all() and (gap[ok] <= 0.2 * backgrounds[ok] ** GAMMA + 1e-5).all()
+    assert AUGMENT_GAIN[0] < 1 < AUGMENT_GAIN[1]
 
 
 def test_training_a_few_steps_runs_and_separate_clips():

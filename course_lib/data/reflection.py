@@ -22,8 +22,8 @@ from course_lib.data.degrade import random_patches
 from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.validate import check_image_range, check_int
 
-__all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "synthesize_blend", "random_blends", "reflection_training_pairs",
-           "held_out_blends"]
+__all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "AUGMENT_SCALES", "AUGMENT_GAIN", "synthesize_blend",
+           "random_blends", "reflection_training_pairs", "held_out_blends"]
 
 #: The display gamma the recipe undoes before adding the layers in linear light.
 GAMMA = 2.2
@@ -35,6 +35,12 @@ SIGMA_RANGE = (1.0, 5.0)
 #: recovers B (PSNR of B about 16 dB for every method, notebook 10 measured); at 0.25-0.5 the
 #: reflection is still clearly visible where B is dark.
 MIXING_RANGE = (0.25, 0.5)
+#: ``reflection_training_pairs(augment=True)``: each training image also downscaled by these factors (a
+#: patch then holds more of a scene, less of a texture) ...
+AUGMENT_SCALES = (1, 2, 4)
+#: ... and each patch's brightness multiplied in linear light by a gain drawn uniformly in this range
+#: (darker scenes, as behind a window; clipped at 1).
+AUGMENT_GAIN = (0.3, 1.2)
 
 
 def _check_rgb(x, name: str, where: str) -> None:
@@ -103,15 +109,32 @@ def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: in
     return tuple(torch.stack(column) for column in zip(*triples))
 
 
-def reflection_training_pairs(count: int, size: int = 64, seed: int = 0):
+def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment: bool = False):
     """``count`` training blends of ``size x size``: backgrounds and reflections are two independent
     sets of :func:`~course_lib.data.degrade.random_patches` of :data:`TRAIN_IMAGES` (flipped and
-    rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``."""
+    rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
+
+    ``augment=True`` draws the patches from the images at every scale of :data:`AUGMENT_SCALES` (those at
+    least ``size`` pixels high and wide; antialiased downscaling) and multiplies each background and each
+    reflection patch in linear light by a gain uniform in :data:`AUGMENT_GAIN` (drawn from ``seed + 3``)."""
     count = check_int("count", count, 1, expected="a positive int (the number of blends)")
     size = check_int("size", size, 16, expected="an int >= 16 (the patch side)")
     images = [sample_image(name) for name in TRAIN_IMAGES]
+    if augment:
+        images = [image if factor == 1 else TF.resize(image, [h, w], antialias=True).clamp(0, 1)
+                  for image in images for factor in AUGMENT_SCALES
+                  for h, w in [(image.shape[-2] // factor, image.shape[-1] // factor)] if min(h, w) >= size]
     backgrounds = random_patches(images, size, count, seed=seed)
     reflections = random_patches(images, size, count, seed=seed + 1)
+    if augment:
+        generator = torch.Generator().manual_seed(seed + 3)
+        low, high = AUGMENT_GAIN
+
+        def relit(patches):
+            gain = torch.empty(len(patches), 1, 1, 1).uniform_(low, high, generator=generator)
+            return (gain * patches ** GAMMA).clamp(0, 1) ** (1 / GAMMA)
+
+        backgrounds, reflections = relit(backgrounds), relit(reflections)
     return random_blends(backgrounds, reflections, seed=seed + 2)
 
 

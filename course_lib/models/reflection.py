@@ -101,9 +101,11 @@ class SeparationNet(nn.Module):
     field grows exponentially at full resolution, which a blur-sized reflection needs — then a 1x1
     convolution to six maps: the background B (added to the blend: the network learns the correction)
     and the reflection R. The paper also feeds VGG-19 "hypercolumn" features, 64 maps and dilations up
-    to 64; here ``width`` maps and no hypercolumns (the course's loss network is offline)."""
+    to 64; here ``width`` maps and no hypercolumns (the course's loss network is offline).
+    ``start_at_blend=True`` zero-initialises the 1x1 convolution, so that the untrained network returns
+    B = I and R = 0: training starts at the answer of the fitted smoothness prior (notebook 10, §3)."""
 
-    def __init__(self, width: int = 24, depth: int = 5):
+    def __init__(self, width: int = 24, depth: int = 5, start_at_blend: bool = False):
         super().__init__()
         width = check_int("width", width, 1, expected="a positive int (feature maps per layer)")
         depth = check_int("depth", depth, 1, expected="a positive int (the number of dilated layers)")
@@ -113,6 +115,9 @@ class SeparationNet(nn.Module):
             channels = width
         self.context = nn.Sequential(*layers)
         self.output = nn.Conv2d(width, 6, 1)
+        if start_at_blend:
+            nn.init.zeros_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
 
     def forward(self, blend: torch.Tensor) -> torch.Tensor:
         check_image_batch(blend, "blend")
@@ -157,7 +162,8 @@ class ReflectionRecipe:
     one-cycle learning rate up to ``max_lr`` for ``epochs`` passes; measured on held-out blends of
     ``held_out_size`` pixels. The perceptual stage (:meth:`finetuning`) continues from the L1 network for
     ``finetune_epochs`` passes at a quarter of the learning rate, adding ``perceptual_weight`` times a
-    perceptual loss on B at ``perceptual_layers`` of the course's loss network (notebook 07)."""
+    perceptual loss on B at ``perceptual_layers`` of the course's loss network (notebook 07). ``augment``
+    draws the training blends with :func:`reflection_training_pairs`'s scale and brightness augmentation."""
 
     n_patches: int
     epochs: int
@@ -171,6 +177,7 @@ class ReflectionRecipe:
     finetune_epochs: int = 2
     perceptual_weight: float = 10.0
     perceptual_layers: tuple[str, ...] = ("relu1_2",)
+    augment: bool = False
 
     def finetuning(self) -> "ReflectionRecipe":
         """The recipe of the perceptual stage: ``finetune_epochs`` passes at ``max_lr / 4``."""
@@ -205,7 +212,8 @@ def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callab
     """Train ``model`` (blend to B and R) with ``recipe``; ``loss_fn`` defaults to L1 alone
     (:func:`separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
     check_module(model)
-    blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed)
+    blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed,
+                                                                  recipe.augment)
     data = torch.utils.data.TensorDataset(blends, torch.cat([backgrounds, reflections], 1))
     loader = torch.utils.data.DataLoader(data, batch_size=recipe.batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(recipe.seed))
