@@ -11,8 +11,8 @@ trained quarter-width VGG-19, "imagenet" = the paper's VGG-19, only where its fi
     result against the photo. Target at relu4_2, the paper's content layer: >= 0.5, clearly above the
     random network.
 (b) style: the astronaut with each generated style (mosaic, brush strokes, starry), content relu4_2,
-    style relu1_1 ... relu5_1, α = 1, β = ``--beta``, γ = 0.01, from the content image; how far the
-    result moved towards the style in two statistics the loss network does not define
+    style relu1_1 ... relu5_1, α = 1, β = ``--beta``, no TV, from the content image (as notebook 06);
+    how far the result moved towards the style in two statistics the loss network does not define
     (``texture_progress``: Gabor energies, colour histogram; target >= 0.5) and its SSIM against the
     photo (content kept).
 """
@@ -55,12 +55,12 @@ def style_transfer(net, photo, styles: dict, beta: float, steps: int) -> dict[st
     """Texture progress and content SSIM of the transfer of each style onto ``photo``."""
     results = {}
     for name, style in styles.items():
-        image = synthesize(net, photo, style, beta=beta, gamma=0.01, init="content", steps=steps)[0]
+        image = synthesize(net, photo, style, beta=beta, init="content", steps=steps)[0]
         results[name] = dict(texture_progress(image, photo, style), ssim=float(ssim_y(image[None], photo[None])))
     return results
 
 
-def style_benchmark(size: int = 128, steps: int = 150, beta: float = 100.0) -> dict:
+def style_benchmark(size: int = 128, steps: int = 100, beta: float = 100.0) -> dict:
     """Print the table (one row per loss network) and return the numbers."""
     photo = sample_image("astronaut", size=size)
     styles = {name: generated_style(name, size) for name in GENERATED_STYLES}
@@ -71,28 +71,23 @@ def style_benchmark(size: int = 128, steps: int = 150, beta: float = 100.0) -> d
                             style=style_transfer(net, photo, styles, beta, steps),
                             seconds=time.perf_counter() - start)
         print(f"{label}: {net.source_description} ({table[label]['seconds']:.0f} s)", flush=True)
-    print(f"\n(a) content reconstruction, astronaut {size} px, grey start + TV 0.1, {steps} L-BFGS "
-          f"iterations: SSIM against the photo (target at {CONTENT_LAYER}: >= {CONTENT_SSIM_TARGET})")
-    print("| loss network | " + " | ".join(CONTENT_LAYERS) + " |")
-    print("|---|" + "---|" * len(CONTENT_LAYERS))
+    print(f"\nastronaut {size} px, {steps} L-BFGS iterations. Content: SSIM against the photo of the "
+          f"reconstruction from one layer (grey start, TV 0.1; target at {CONTENT_LAYER}: >= {CONTENT_SSIM_TARGET}). "
+          f"Style, β/α = {beta:g} from the photo: progress towards the style in Gabor energies / colour "
+          f"histogram (target >= {PROGRESS_TARGET}), SSIM against the photo")
+    print("| loss network | " + " | ".join(CONTENT_LAYERS) + " | " + " | ".join(GENERATED_STYLES) + " |")
+    print("|---|" + "---|" * (len(CONTENT_LAYERS) + len(GENERATED_STYLES)))
     for label, row in table.items():
-        print(f"| {label} | " + " | ".join(f"{row['content'][layer]:.2f}" for layer in CONTENT_LAYERS) + " |")
-    print(f"\n(b) style transfer onto the astronaut, β/α = {beta:g}, {steps} iterations from the photo: "
-          f"progress towards the style in Gabor energies / colour histogram (target >= {PROGRESS_TARGET}), "
-          f"SSIM against the photo")
-    print("| loss network | " + " | ".join(GENERATED_STYLES) + " |")
-    print("|---|" + "---|" * len(GENERATED_STYLES))
-    for label, row in table.items():
-        print(f"| {label} | " + " | ".join(
-            f"{row['style'][name]['gabor']:.2f} / {row['style'][name]['colour']:.2f}, SSIM {row['style'][name]['ssim']:.2f}"
-            for name in GENERATED_STYLES) + " |")
+        print(f"| {label} | " + " | ".join(f"{row['content'][layer]:.2f}" for layer in CONTENT_LAYERS) + " | " +
+              " | ".join(f"{row['style'][name]['gabor']:.2f} / {row['style'][name]['colour']:.2f}, "
+                         f"SSIM {row['style'][name]['ssim']:.2f}" for name in GENERATED_STYLES) + " |")
     return table
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--beta", type=float, default=100.0)
     args = parser.parse_args(argv)
     style_benchmark(args.size, args.steps, args.beta)

@@ -5,7 +5,8 @@ loss network does not define.
     texture_progress(image, content, style)   # {"gabor": 0.7, "colour": 0.8}: 1 = the style's, 0 = the photo's
 
 ``synthesize`` is §2 / Fig. 2 of the paper: targets computed once, the image is the only parameter,
-L-BFGS on α·L_content + β·L_style (+ γ·L_TV, Mahendran & Vedaldi 2015). ``texture_progress`` measures
+L-BFGS on α·L_content + β·L_style (+ γ·L_TV, Mahendran & Vedaldi 2015) over z, with the
+image = sigmoid(z) so that it stays in (0, 1) without a clamp. ``texture_progress`` measures
 how far a result has moved from the content photo towards the style image in two *independent*
 texture statistics (not the loss network's Gram matrices, which the optimiser drives down by design):
 the energies of a Gabor filter bank (4 orientations x 4 frequencies, grey) and a joint RGB colour
@@ -25,11 +26,13 @@ __all__ = ["synthesize", "gabor_energies", "colour_histogram", "texture_progress
 INITS = ("noise", "content", "grey")
 GABOR_FREQUENCIES = (0.05, 0.1, 0.2, 0.4)  # cycles per pixel
 GABOR_ANGLES = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
+SIGMOID_MARGIN = 0.01  # a start pixel at 0 or 1 becomes 0.01 or 0.99 (z = -4.6 or 4.6)
+ADAM_LR = 0.1          # in units of z: about 0.025 per step in pixels at mid-grey
 
 
 def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
                content_layer=style_losses.CONTENT_LAYER, style_layers=style_losses.STYLE_LAYERS,
-               layer_weights=None, init="noise", optimizer="lbfgs", steps=100, lr=0.02, seed=0):
+               layer_weights=None, init="noise", optimizer="lbfgs", steps=100, lr=ADAM_LR, seed=0):
     """An image ``(3, H, W)`` that ``net`` sees with the content of ``content`` and the style of
     ``style`` (either may be ``None``), and the loss at every evaluation.
 
@@ -37,6 +40,12 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
     (0.5 plus 2 % noise: with a TV term, the start that lets deep-layer reconstructions converge to an
     image rather than to the high-frequency noise that their features cannot see). ``optimizer``:
     ``"lbfgs"`` (history 20, one iteration per step) or ``"adam"`` (learning rate ``lr``).
+
+    The optimiser changes ``z`` with image = sigmoid(z), not the pixels: every image it tries is in
+    (0, 1) and the loss is smooth in ``z``, so L-BFGS's curvature model stays right. (Clamping the
+    pixels instead makes the loss flat outside [0, 1]; with a straight-through gradient L-BFGS then
+    took ever larger steps and ended in coloured noise, and an in-place clamp changes the image behind
+    its back.) Starts are clamped to ``[SIGMOID_MARGIN, 1 - SIGMOID_MARGIN]`` so that z is finite.
     """
     if content is None and style is None:
         raise ValueError("synthesize: give a content image, a style image or both")
@@ -56,20 +65,20 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
     elif init == "grey":
         x = 0.5 + 0.02 * torch.randn(reference[None].shape, generator=generator)
     else:
-        x = content[None].clone(memory_format=torch.contiguous_format)  # L-BFGS needs a contiguous grad
-    x = x.to(reference.device).requires_grad_(True)
-    opt = (torch.optim.LBFGS([x], max_iter=1, history_size=20) if optimizer == "lbfgs"
-           else torch.optim.Adam([x], lr=lr))
+        x = content[None].cpu()
+    z = torch.logit(x.clamp(SIGMOID_MARGIN, 1 - SIGMOID_MARGIN)).contiguous().to(reference.device)
+    z.requires_grad_(True)
+    # No stopping tolerances: the normalised losses are small, and PyTorch's defaults (gradient 1e-7,
+    # change 1e-9) ended some runs at the first step, e.g. style transfer at beta/alpha = 0.1.
+    opt = (torch.optim.LBFGS([z], max_iter=1, history_size=20, tolerance_grad=0, tolerance_change=0)
+           if optimizer == "lbfgs" else torch.optim.Adam([z], lr=lr))
     losses = []
 
     def closure():
         opt.zero_grad()
-        # The losses see the pixels clamped to [0, 1]; the gradient passes as if unclamped (straight
-        # through), so a pixel pushed out of range can come back. Clamping x in place instead would
-        # change it behind L-BFGS's back; clamping without the straight-through term freezes such pixels.
-        image = x + (x.clamp(0, 1) - x).detach()
+        image = torch.sigmoid(z)
         F = net(image)
-        loss = torch.zeros((), device=x.device)
+        loss = torch.zeros((), device=z.device)
         if P is not None:
             loss = loss + alpha * style_losses.content_loss(F[content_layer], P)
         if A is not None:
@@ -82,7 +91,7 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
 
     for _ in range(steps):  # one L-BFGS iteration per step; its history carries over
         opt.step(closure)
-    return x.detach().clamp(0, 1)[0], losses
+    return torch.sigmoid(z.detach())[0], losses
 
 
 def _grey(image: torch.Tensor) -> np.ndarray:
