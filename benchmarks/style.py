@@ -1,15 +1,15 @@
 """Which loss network shows Gatys et al.'s two arguments offline? Random VGG vs course-trained vs ImageNet.
 
-    .venv/bin/python benchmarks/style.py             # 128 px, 150 iterations: about 20 min on 2 busy CPU threads
+    .venv/bin/python benchmarks/style.py             # 128 px, as notebook 06: about 2 min on 2 CPU threads
     .venv/bin/python benchmarks/style.py --steps 50  # a quick look
 
 For each loss network (``vgg_features`` sources "offline" = random VGG-19, "course" = the course's
 trained quarter-width VGG-19, "imagenet" = the paper's VGG-19, only where its file exists):
 
 (a) content: reconstruct the astronaut (128 px; never seen by the course network) from one layer alone,
-    starting from grey with a TV term (γ = 0.1), ``--steps`` L-BFGS iterations; SSIM (luminance) of the
-    result against the photo. Target at relu4_2, the paper's content layer: >= 0.5, clearly above the
-    random network.
+    starting from grey with a TV term (γ = 0.1), ``--reconstruction-steps`` L-BFGS iterations (200, as
+    notebook 06); SSIM (luminance) of the result against the photo. Target at relu4_2, the paper's
+    content layer: >= 0.5.
 (b) style: the astronaut with each generated style (mosaic, brush strokes, starry), content relu4_2,
     style relu1_1 ... relu5_1, α = 1, β = ``--beta``, no TV, from the content image (as notebook 06);
     how far the result moved towards the style in two statistics the loss network does not define
@@ -60,21 +60,22 @@ def style_transfer(net, photo, styles: dict, beta: float, steps: int) -> dict[st
     return results
 
 
-def style_benchmark(size: int = 128, steps: int = 100, beta: float = 100.0) -> dict:
+def style_benchmark(size: int = 128, steps: int = 100, beta: float = 100.0, reconstruction_steps: int = 200) -> dict:
     """Print the table (one row per loss network) and return the numbers."""
     photo = sample_image("astronaut", size=size)
     styles = {name: generated_style(name, size) for name in GENERATED_STYLES}
     table = {}
     for label, net in loss_networks().items():
         start = time.perf_counter()
-        table[label] = dict(content=content_reconstruction(net, photo, steps),
+        table[label] = dict(content=content_reconstruction(net, photo, reconstruction_steps),
                             style=style_transfer(net, photo, styles, beta, steps),
                             seconds=time.perf_counter() - start)
         print(f"{label}: {net.source_description} ({table[label]['seconds']:.0f} s)", flush=True)
-    print(f"\nastronaut {size} px, {steps} L-BFGS iterations. Content: SSIM against the photo of the "
-          f"reconstruction from one layer (grey start, TV 0.1; target at {CONTENT_LAYER}: >= {CONTENT_SSIM_TARGET}). "
-          f"Style, β/α = {beta:g} from the photo: progress towards the style in Gabor energies / colour "
-          f"histogram (target >= {PROGRESS_TARGET}), SSIM against the photo")
+    print(f"\nastronaut {size} px. Content: SSIM against the photo of the reconstruction from one layer "
+          f"({reconstruction_steps} L-BFGS iterations from grey, TV 0.1; target at {CONTENT_LAYER}: "
+          f">= {CONTENT_SSIM_TARGET}). Style, β/α = {beta:g}, {steps} iterations from the photo: progress "
+          f"towards the style in Gabor energies / colour histogram (target >= {PROGRESS_TARGET}), "
+          f"SSIM against the photo")
     print("| loss network | " + " | ".join(CONTENT_LAYERS) + " | " + " | ".join(GENERATED_STYLES) + " |")
     print("|---|" + "---|" * (len(CONTENT_LAYERS) + len(GENERATED_STYLES)))
     for label, row in table.items():
@@ -89,8 +90,9 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--beta", type=float, default=100.0)
+    parser.add_argument("--reconstruction-steps", type=int, default=200)
     args = parser.parse_args(argv)
-    style_benchmark(args.size, args.steps, args.beta)
+    style_benchmark(args.size, args.steps, args.beta, args.reconstruction_steps)
 
 
 if __name__ == "__main__":

@@ -73,11 +73,3 @@ def test_synthesize_keeps_lowering_the_loss_and_stays_in_range():
     assert losses[-1] <= 1.001 * min(losses) and losses[-1] < 0.01 * losses[0]
     assert texture_progress(image, photo, style)["gabor"] > 0.5
 
-
-def test_synthesize_does_not_stop_early_on_small_losses():
-    """At beta/alpha = 0.1 from the photo the loss starts small (about 0.06 at 24 px); PyTorch's default
-    L-BFGS tolerances stopped such a run at the first step, leaving the photo unchanged."""
-    phi = vgg_features(STYLE_LAYERS + [CONTENT_LAYER], source="offline", verbose=False)
-    photo, style = sample_image("astronaut", size=24), generated_style("starry", 24)
-    _, losses = synthesize(phi, photo, style, beta=0.1, init="content", steps=10)
-    assert losses[-1] < 0.9 * losses[0]
