@@ -73,3 +73,17 @@ def test_synthesize_keeps_lowering_the_loss_and_stays_in_range():
     assert losses[-1] <= 1.001 * min(losses) and losses[-1] < 0.01 * losses[0]
     assert texture_progress(image, photo, style)["gabor"] > 0.5
 
+
+
+def test_synthesize_does_not_depend_on_the_scale_of_the_loss():
+    """alpha and beta both times 1e-6 have the same minimum. The optimiser sees the loss divided by its
+    first value, so it takes the same steps; on the raw loss L-BFGS would skip its tiny curvature
+    pairs (y.s < 1e-10) and hardly move, as beta/alpha = 0.1 from the photo once did at 128 px."""
+    phi = vgg_features(["relu1_1", "relu2_1"], source="offline", verbose=False)
+    photo, style = sample_image("astronaut", size=24), generated_style("starry", 24)
+    kwargs = dict(content_layer="relu2_1", style_layers=["relu1_1", "relu2_1"], init="content", steps=15)
+    image, losses = synthesize(phi, photo, style, alpha=1.0, beta=10.0, **kwargs)
+    tiny, tiny_losses = synthesize(phi, photo, style, alpha=1e-6, beta=1e-5, **kwargs)
+    assert losses[-1] < 0.5 * losses[0]
+    torch.testing.assert_close(tiny, image, atol=1e-3, rtol=0)
+    torch.testing.assert_close(torch.tensor(tiny_losses) * 1e6, torch.tensor(losses), rtol=1e-3, atol=0)

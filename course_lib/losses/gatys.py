@@ -69,8 +69,9 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
     z = torch.logit(x.clamp(SIGMOID_MARGIN, 1 - SIGMOID_MARGIN)).contiguous().to(reference.device)
     z.requires_grad_(True)
     # No stopping tolerances: the normalised losses are small, and PyTorch's defaults (gradient 1e-7,
-    # change 1e-9) can end a step before it moves. Still, L-BFGS skips curvature pairs with y.s < 1e-10,
-    # so a loss whose gradient is tiny everywhere (beta/alpha = 0.1 from the photo at 128 px) barely moves.
+    # change 1e-9) can end a step before it moves. L-BFGS also skips curvature pairs with y.s < 1e-10,
+    # so a loss whose gradient is tiny everywhere (beta/alpha = 0.1 from the photo) would barely move:
+    # the optimiser sees the loss divided by its first value (same minimum, gradients of order one).
     opt = (torch.optim.LBFGS([z], max_iter=1, history_size=20, tolerance_grad=0, tolerance_change=0)
            if optimizer == "lbfgs" else torch.optim.Adam([z], lr=lr))
     losses = []
@@ -86,9 +87,9 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
             loss = loss + beta * style_losses.style_loss(F, A, layer_weights)
         if gamma:
             loss = loss + gamma * style_losses.tv_loss(image)
-        loss.backward()
         losses.append(loss.item())
-        return loss
+        (loss / max(losses[0], 1e-12)).backward()
+        return loss / max(losses[0], 1e-12)
 
     for _ in range(steps):  # one L-BFGS iteration per step; its history carries over
         opt.step(closure)
