@@ -19,6 +19,12 @@ deepest requested layer, frozen (``requires_grad=False``, eval mode), and takes 
   gives poor textures; these changes make brick and gravel recognisable (compared side by side for
   the course: texture synthesis of brick, gravel, coffee and style transfer onto the astronaut). Random convolutional features can carry texture
   (Ustyuzhaninov et al., "What does it take to generate natural textures?", ICLR 2017).
+- ``"course"``: a quarter-width VGG-19 (16-32-64-128-128 channels, the same layer names) that the
+  course trained itself, shipped as ``course_lib/checkpoints/course_vgg19.pt`` (2.5 MB) and made by
+  ``scripts/train_loss_network.py`` (which of 16 sources a crop comes from: 90 % accuracy in 100 s).
+  Measured against the random network (``benchmarks/style.py``), it is worse as a loss network: its
+  relu4_2 has learnt to ignore what its task does not need, so a reconstruction from it is not
+  recognisable, and its Gram matrices move texture statistics less. It is kept for that comparison.
 - ``"auto"`` (default): ImageNet when its file is in the torch hub cache or downloadable, else offline.
 
 Pooling is 2x2 average pooling by default, as Gatys et al. (2016, §2) use for image synthesis;
@@ -34,17 +40,20 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights, vgg16, vgg19
 from torchvision.models.vgg import cfgs
 
+from course_lib.config import REPO_ROOT
 from course_lib.validate import check_image_batch
 from course_lib.weights import load_pretrained
 
-__all__ = ["vgg_features", "VGGFeatures", "vgg_layer_names", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["vgg_features", "VGGFeatures", "vgg_layer_names", "vgg_channels", "load_course_checkpoint",
+           "IMAGENET_MEAN", "IMAGENET_STD", "COURSE_CHECKPOINT"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ARCHS = {"vgg19": ("E", vgg19, VGG19_Weights.IMAGENET1K_V1, "VGG-19"),
          "vgg16": ("D", vgg16, VGG16_Weights.IMAGENET1K_V1, "VGG-16")}
-SOURCES = ("auto", "imagenet", "offline")
+SOURCES = ("auto", "imagenet", "course", "offline")
 OFFLINE_SEED = 0
+COURSE_CHECKPOINT = REPO_ROOT / "course_lib" / "checkpoints" / "course_vgg19.pt"
 
 
 def _check_arch(arch: str) -> None:
@@ -66,16 +75,40 @@ def vgg_layer_names(arch: str = "vgg19") -> list[str]:
     return names
 
 
-def _layers(arch: str, pooling: str) -> list[nn.Module]:
+def vgg_channels(arch: str = "vgg19", divisor: int = 1) -> list[int | str]:
+    """torchvision's configuration of ``arch`` (output channels per conv, ``"M"`` per pooling) with
+    every width divided by ``divisor`` (1: the paper's network)."""
+    _check_arch(arch)
+    return [item if item == "M" else item // divisor for item in cfgs[ARCHS[arch][0]]]
+
+
+def _layers(arch: str, pooling: str, divisor: int = 1) -> list[nn.Module]:
     """torchvision's VGG feature layers (same order and shapes), with the chosen pooling."""
     layers, in_channels = [], 3
-    for item in cfgs[ARCHS[arch][0]]:
+    for item in vgg_channels(arch, divisor):
         if item == "M":
             layers.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(in_channels, item, kernel_size=3, padding=1), nn.ReLU()]
             in_channels = item
     return layers
+
+
+def load_course_checkpoint(path=None) -> dict:
+    """The course-trained loss network's file: ``{"arch", "divisor", "mean", "std", "state_dict", "meta"}``
+    (``state_dict``: conv weights and biases keyed ``conv1_1.weight``, ... in half precision).
+    Raises ``FileNotFoundError`` naming the script that makes it, ``ValueError`` if it is not such a file."""
+    path = COURSE_CHECKPOINT if path is None else path
+    try:
+        saved = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the course's loss network {path} is missing; "
+                                "make it with: python scripts/train_loss_network.py") from None
+    keys = {"arch", "divisor", "mean", "std", "state_dict", "meta"}
+    if not isinstance(saved, dict) or not keys <= set(saved):
+        raise ValueError(f"{path} is not a course loss-network checkpoint: expected a dict with keys "
+                         f"{sorted(keys)}, got {sorted(saved) if isinstance(saved, dict) else type(saved).__name__}")
+    return saved
 
 
 class VGGFeatures(nn.Module):
@@ -124,6 +157,9 @@ def vgg_features(layers: Sequence[str], source: str = "auto", arch: str = "vgg19
     ``verbose=False``. Unknown layer names raise ``ValueError`` listing the valid ones.
     """
     _check_arch(arch)
+    if source == "course" and (arch != "vgg19" or pooling != "avg"):
+        raise ValueError(f"source='course' is a VGG-19 trained with average pooling; "
+                         f"got arch={arch!r}, pooling={pooling!r}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     if pooling not in ("avg", "max"):
@@ -136,7 +172,6 @@ def vgg_features(layers: Sequence[str], source: str = "auto", arch: str = "vgg19
     if not layers or unknown:
         raise ValueError(f"unknown {arch} layer name(s) {unknown or layers!r}; valid names: {', '.join(valid)}")
     depth = max(valid.index(name) for name in layers) + 1
-    body = nn.Sequential(OrderedDict(zip(valid[:depth], _layers(arch, pooling)[:depth])))
     _, builder, weights, title = ARCHS[arch]
 
     model = None
@@ -144,7 +179,19 @@ def vgg_features(layers: Sequence[str], source: str = "auto", arch: str = "vgg19
         model = load_pretrained(builder, weights)
         if model is None and source == "imagenet":
             raise RuntimeError(f"source='imagenet' but {weights} is not available; "
-                               "use source='offline' or 'auto'")
+                               "use source='offline', 'course' or 'auto'")
+    if source == "course":
+        saved = load_course_checkpoint()
+        body = nn.Sequential(OrderedDict(zip(valid[:depth], _layers(arch, pooling, saved["divisor"])[:depth])))
+        body.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()
+                              if k.split(".")[0] in valid[:depth]})
+        meta = saved["meta"]
+        description = (f"course-trained quarter-width {title} ({meta['task']}, {meta['steps']} steps, "
+                       f"{meta['train_accuracy']:.0%} crop accuracy) - not ImageNet")
+        if verbose:
+            print(f"Loss network: {description}")
+        return VGGFeatures(layers, body, saved["mean"], saved["std"], "course", description, arch)
+    body = nn.Sequential(OrderedDict(zip(valid[:depth], _layers(arch, pooling)[:depth])))
     if model is not None:
         for ours, theirs in zip(body, model.features[:depth]):  # same order, our names
             ours.load_state_dict(theirs.state_dict())
