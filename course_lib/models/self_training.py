@@ -22,7 +22,7 @@ methods draw half of each batch from the labelled set (Hung et al. §4.1).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -134,19 +134,22 @@ def mean_teacher(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, la
 
 def semi_supervised_experiment(recipe: SemiSupervisedRecipe, device=None) -> dict:
     """For each of the recipe's seeds: supervised :class:`PSPNet` s on the first ``fraction`` of the context
-    scenes for each of the recipe's fractions, and :func:`mean_teacher` from the ``semi_fraction`` one. Returns
-    ``{"images", "masks"}`` (held-out), ``"supervised"`` ``{fraction: [held-out mean IoU per seed]}``,
+    scenes for each of the recipe's fractions, and :func:`mean_teacher` for half the ``steps`` from a net
+    trained on the ``semi_fraction`` for the other half (the same budget of steps as every supervised run).
+    Returns ``{"images", "masks"}`` (held-out), ``"supervised"`` ``{fraction: [held-out mean IoU per seed]}``,
     ``"semi"`` and ``"recovered"`` (per seed: the student's held-out mean IoU, and the share of the gap
-    between the ``semi_fraction`` and all labels that it closes), ``"pseudo"`` (the first seed's pseudo-labels
-    of the unlabelled training scenes by the teacher at the ``"start"`` and at the ``"end"``), ``"train_masks"``
-    (the true masks of the training scenes) and ``"labelled"`` (how many scenes kept labels)."""
+    between the ``semi_fraction`` and all labels that it closes), ``"as_long"`` (per seed: the control, the
+    ``semi_fraction`` net trained for ``steps`` more on its labelled scenes only: twice the budget),
+    ``"pseudo"`` (the first seed's pseudo-labels of the unlabelled training scenes by the teacher at the
+    ``"start"`` and at the ``"end"``), ``"train_masks"`` (the true masks of the training scenes) and
+    ``"labelled"`` (how many scenes kept labels)."""
     classes = len(CONTEXT_CLASS_NAMES)
     images, masks = context_scenes(recipe.n_train, recipe.image_size, seed=0)
     held_out, held_out_masks = context_scenes(recipe.n_val, recipe.image_size, seed=1)
     fractions = sorted({*recipe.fractions, recipe.semi_fraction, 1.0})
     labelled = max(1, round(recipe.semi_fraction * recipe.n_train))
     result = {"images": held_out, "masks": held_out_masks, "supervised": {f: [] for f in fractions},
-              "semi": [], "recovered": [], "train_masks": masks, "labelled": labelled}
+              "semi": [], "recovered": [], "as_long": [], "train_masks": masks, "labelled": labelled}
     for seed in recipe.seeds:
         for fraction in fractions:
             n = max(1, round(fraction * recipe.n_train))
@@ -157,8 +160,21 @@ def semi_supervised_experiment(recipe: SemiSupervisedRecipe, device=None) -> dic
             result["supervised"][fraction].append(
                 mean_iou(predict(model.cpu(), held_out).argmax(1), held_out_masks, classes))
             if fraction == recipe.semi_fraction:
-                teacher = model
-        run = mean_teacher(teacher, images, masks, labelled, recipe, seed=seed, device=device)
+                few = model
+        # The same budget as every supervised run: the teacher learns the labelled scenes for half the steps,
+        # the mean teacher takes the other half.
+        torch.manual_seed(seed)
+        teacher = PSPNet(classes)
+        train_segmentation(teacher, images[:labelled], masks[:labelled], epochs=max(1, _epochs(recipe, labelled) // 2),
+                           batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, warmup=recipe.warmup, augment=True,
+                           device=device)
+        run = mean_teacher(teacher, images, masks, labelled, replace(recipe, steps=recipe.steps - recipe.steps // 2),
+                           seed=seed, device=device)
+        # The control: the semi_fraction net trained for as many steps again, on its labelled scenes only.
+        train_segmentation(few, images[:labelled], masks[:labelled], epochs=_epochs(recipe, labelled),
+                           batch_size=recipe.batch_size, lr=recipe.lr, seed=seed, warmup=recipe.warmup, augment=True,
+                           device=device)
+        result["as_long"].append(mean_iou(predict(few.cpu(), held_out).argmax(1), held_out_masks, classes))
         semi = mean_iou(predict(run["student"].cpu(), held_out).argmax(1), held_out_masks, classes)
         few, full = result["supervised"][recipe.semi_fraction][-1], result["supervised"][1.0][-1]
         result["semi"].append(semi)
