@@ -120,3 +120,8 @@ def test_course_checkpoint_keeps_the_content_and_takes_the_palette(style):
         assert torch.corrcoef(luminance)[0, 1] > 0.7, f"{style} on {name}: the content is lost"
         assert (y[0].mean((1, 2)) - style_mean).norm() < (x[0].mean((1, 2)) - style_mean).norm(), \
             f"{style} on {name}: the output's mean colour did not move towards the style's"
+
+
+def test_the_loss_network_checkpoint_is_not_a_style():
+    """course_lib/checkpoints/ also holds notebook 06's course-trained loss network: not a style to offer."""
+    assert "course_vgg19" not in style_checkpoint_names() and "coffee" in style_checkpoint_names()

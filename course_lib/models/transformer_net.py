@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.models.vgg import COURSE_CHECKPOINT
 from course_lib.validate import check_image_batch
 
 __all__ = [
@@ -107,11 +108,12 @@ class TransformerNet(nn.Module):
 
 
 def style_checkpoint_names() -> list[str]:
-    """The styles with a course checkpoint in ``course_lib/checkpoints/``."""
+    """The styles with a course checkpoint in ``course_lib/checkpoints/`` (every ``.pt`` file there but the
+    course-trained loss network, ``course_lib.models.vgg.COURSE_CHECKPOINT``)."""
     folder = resources.files("course_lib") / "checkpoints"
     if not folder.is_dir():
         return []
-    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt") and p.name != COURSE_CHECKPOINT.name)
 
 
 def load_style_checkpoint(style: str) -> TransformerNet:
