@@ -1,14 +1,10 @@
 """The course-trained loss network: the shipped file, its script (BatchNorm folding, resuming) and errors."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from script_module import load_script
 
 import course_lib.models.vgg as vgg_module
 from course_lib.models import vgg_features
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_loss_network.py"
 
 
 @pytest.fixture(autouse=True)
@@ -18,10 +14,7 @@ def _offline(monkeypatch):
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_loss_network", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_loss_network")
 
 
 def test_shipped_network_loads_with_vgg_names_and_quarter_widths():

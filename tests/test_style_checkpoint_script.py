@@ -1,21 +1,14 @@
 """scripts/train_style_checkpoint.py: the style-weight ramp, and a two-step run end to end."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from script_module import load_script
 
 from course_lib.models.transformer_net import TransformerNet
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_style_checkpoint.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_style_checkpoint", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_style_checkpoint")
 
 
 def test_style_weight_ramps_geometrically_from_5_percent(script):
