@@ -88,8 +88,9 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
         if gamma:
             loss = loss + gamma * style_losses.tv_loss(image)
         losses.append(loss.item())
-        (loss / max(losses[0], 1e-12)).backward()
-        return loss / max(losses[0], 1e-12)
+        scaled = loss / max(losses[0], 1e-12)
+        scaled.backward()
+        return scaled
 
     for _ in range(steps):  # one L-BFGS iteration per step; its history carries over
         opt.step(closure)
