@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import GENERATED_STYLES, generated_style, sample_image
-from course_lib.losses.gatys import (GABOR_ANGLES, GABOR_FREQUENCIES, colour_histogram, gabor_energies, synthesize,
-                                     texture_progress)
+from course_lib.data import GENERATED_STYLES, generated_style, sample_image, style_image
+from course_lib.losses.gatys import (GABOR_ANGLES, GABOR_FREQUENCIES, colour_histogram, gabor_energies,
+                                     stylisation_scores, synthesize, texture_progress)
 from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS
 from course_lib.metrics import ssim_y
 from course_lib.models import vgg_features
@@ -31,6 +31,13 @@ def test_generated_style_bad_arguments(kwargs, error, match):
         generated_style(**kwargs)
 
 
+def test_style_image_is_a_generated_style_or_a_sample_photo():
+    torch.testing.assert_close(style_image("starry", 64), generated_style("starry", 64))
+    torch.testing.assert_close(style_image("coffee", 64), sample_image("coffee", size=64))
+    with pytest.raises(ValueError, match="unknown style 'monet'; choose a generated style"):
+        style_image("monet")
+
+
 def test_gabor_energy_peaks_at_the_frequency_and_orientation_of_stripes():
     x = torch.arange(64).float()
     stripes = (0.5 + 0.5 * torch.cos(2 * torch.pi * 0.2 * x)).expand(3, 64, 64)  # varies along x
@@ -49,6 +56,23 @@ def test_texture_progress_is_0_at_the_photo_and_1_at_the_style():
     photo, style = torch.rand(3, 32, 32), generated_style("mosaic", 32)
     assert texture_progress(photo, photo, style) == {"gabor": 0.0, "colour": 0.0}
     assert texture_progress(style, photo, style) == {"gabor": 1.0, "colour": 1.0}
+
+
+def test_stylisation_scores_of_the_identity_and_of_a_network_that_paints_the_style():
+    style = generated_style("starry", 32)
+
+    class PaintsTheStyle(torch.nn.Module):
+        def forward(self, x):
+            return style.expand_as(x)
+
+    identity = stylisation_scores(torch.nn.Identity(), style, photos=("camera", "rocket"), size=32)
+    assert identity == {name: {"gabor": 0.0, "colour": 0.0, "ssim": pytest.approx(1.0)} for name in ("camera", "rocket")}
+    painted = stylisation_scores(PaintsTheStyle(), style, photos=("camera",), size=32)["camera"]
+    assert painted["gabor"] == 1.0 and painted["colour"] == 1.0 and painted["ssim"] < 0.5
+    with pytest.raises(ValueError, match=r"style must be \(3, 32, 32\) like the photos"):
+        stylisation_scores(torch.nn.Identity(), generated_style("starry", 64), size=32)
+    with pytest.raises(TypeError, match="must be a torch.nn.Module"):
+        stylisation_scores(lambda x: x, style, size=32)
 
 
 def test_synthesize_reconstructs_from_a_shallow_layer_and_checks_its_arguments():

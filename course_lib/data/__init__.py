@@ -6,7 +6,7 @@
 """
 from course_lib.data.cache import cached
 from course_lib.data.cells import TouchingCellsDataset, split_touching_objects
-from course_lib.data.generated_styles import GENERATED_STYLES, generated_style
+from course_lib.data.generated_styles import GENERATED_STYLES, generated_style, style_image
 from course_lib.data.digits import digits_dataset, jitter, load_digits, mnist_available, render_digits
 from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image, sample_image_names
 from course_lib.data.shapes import CLASS_NAMES, NUM_CLASSES, ShapesDataset, collate_detection
@@ -15,6 +15,6 @@ __all__ = [
     "ShapesDataset", "CLASS_NAMES", "NUM_CLASSES", "collate_detection",
     "sample_image", "sample_image_names", "TRAIN_IMAGES", "HELD_OUT_IMAGES", "cached",
     "TouchingCellsDataset", "split_touching_objects",
-    "generated_style", "GENERATED_STYLES",
+    "generated_style", "style_image", "GENERATED_STYLES",
     "load_digits", "digits_dataset", "render_digits", "jitter", "mnist_available",
 ]

@@ -15,9 +15,10 @@ import torch
 from skimage.draw import disk, ellipse
 from skimage.morphology import dilation, disk as disk_footprint
 
+from course_lib.data.samples import sample_image, sample_image_names
 from course_lib.validate import check_int
 
-__all__ = ["generated_style", "GENERATED_STYLES"]
+__all__ = ["generated_style", "style_image", "GENERATED_STYLES"]
 
 GENERATED_STYLES = ("mosaic", "brush_strokes", "starry")
 
@@ -107,3 +108,14 @@ def generated_style(name: str, size: int = 256, seed: int = 0) -> torch.Tensor:
     seed = check_int("seed", seed, minimum=0)
     rng = np.random.default_rng([seed, GENERATED_STYLES.index(name)])
     return torch.from_numpy(_DRAW[name](rng, size)).float().permute(2, 0, 1).clamp(0, 1).contiguous()
+
+
+def style_image(name: str, size: int = 256) -> torch.Tensor:
+    """A style image by name: a generated one (``GENERATED_STYLES``, seed 0) or a course sample photo
+    (``sample_image(name, size=size)``, e.g. "coffee"), float32 ``(3, size, size)`` in [0, 1]."""
+    if name in GENERATED_STYLES:
+        return generated_style(name, size)
+    if name in sample_image_names():
+        return sample_image(name, size=size)
+    raise ValueError(f"unknown style {name!r}; choose a generated style ({', '.join(GENERATED_STYLES)}) "
+                     f"or a sample image ({', '.join(sample_image_names())})")

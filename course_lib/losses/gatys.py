@@ -3,6 +3,7 @@ loss network does not define.
 
     image, losses = synthesize(phi, content, style, beta=10, init="content")
     texture_progress(image, content, style)   # {"gabor": 0.7, "colour": 0.8}: 1 = the style's, 0 = the photo's
+    stylisation_scores(net, style)            # the same, and SSIM, for a feed-forward network on held-out photos
 
 ``synthesize`` is §2 / Fig. 2 of the paper: targets computed once, the image is the only parameter,
 L-BFGS on α·L_content + β·L_style (+ γ·L_TV, Mahendran & Vedaldi 2015) over z, with the
@@ -19,9 +20,11 @@ import torch
 from skimage.filters import gabor
 
 import course_lib.losses.style as style_losses
-from course_lib.validate import check_image_batch
+from course_lib.data import HELD_OUT_IMAGES, sample_image
+from course_lib.metrics import ssim_y
+from course_lib.validate import check_image_batch, check_int, check_module
 
-__all__ = ["synthesize", "gabor_energies", "colour_histogram", "texture_progress", "INITS"]
+__all__ = ["synthesize", "gabor_energies", "colour_histogram", "texture_progress", "stylisation_scores", "INITS"]
 
 INITS = ("noise", "content", "grey")
 GABOR_FREQUENCIES = (0.05, 0.1, 0.2, 0.4)  # cycles per pixel
@@ -131,3 +134,23 @@ def texture_progress(result: torch.Tensor, content: torch.Tensor, style: torch.T
         r, c, s = statistic(result), statistic(content), statistic(style)
         out[name] = float(1 - np.linalg.norm(r - s, ord_) / max(np.linalg.norm(c - s, ord_), 1e-12))
     return out
+
+
+def stylisation_scores(net: torch.nn.Module, style: torch.Tensor, photos=HELD_OUT_IMAGES,
+                       size: int = 128) -> dict[str, dict[str, float]]:
+    """How a feed-forward style network (notebook 07) does on photos it never trained on: for each name in
+    ``photos`` (``sample_image(name, size=size)``), ``texture_progress`` of ``net(photo)`` towards ``style``
+    (``(3, size, size)``, the style image at the same size: the statistics depend on the scale) and
+    ``"ssim"``, ``ssim_y`` of the result against the photo (is the content kept?)."""
+    check_module(net)
+    size = check_int("size", size, minimum=16)
+    check_image_batch(style[None], "style")
+    if tuple(style.shape) != (3, size, size):
+        raise ValueError(f"stylisation_scores: style must be (3, {size}, {size}) like the photos, got {tuple(style.shape)}")
+    scores = {}
+    for name in photos:
+        photo = sample_image(name, size=size)
+        with torch.no_grad():
+            result = net(photo[None]).clamp(0, 1)
+        scores[name] = dict(texture_progress(result[0], photo, style), ssim=float(ssim_y(result, photo[None])))
+    return scores
