@@ -1,7 +1,13 @@
-"""Johnson et al.'s speed claim, measured: one transform-net pass vs Gatys at 100/300/500 iterations.
+"""Johnson et al.'s speed claim, measured: one transform-net pass vs Gatys at 100/300/500 iterations;
+and what the course's style checkpoints do to photos they never saw.
 
     .venv/bin/python benchmarks/perceptual.py              # real Gatys run of 500 L-BFGS iterations
     .venv/bin/python benchmarks/perceptual.py --timed 10   # time 10 iterations and multiply (quick)
+
+Style checkpoints (first table, seconds): for each ``style_checkpoint_names()`` and each of
+``HELD_OUT_IMAGES`` at the training crop size (128 px), ``stylisation_scores``: how far the result moved
+from the photo towards the style in Gabor energies and colour histogram (statistics the loss network does
+not define; target >= 0.5 in Gabor, issue 14) and its SSIM against the photo (the content kept).
 
 Everything at 256x256 on one content image, in one process, so the ratios are comparable even on a
 loaded machine. Gatys: L-BFGS (history 20) on the pixels, loss network ``vgg_features`` with the
@@ -17,13 +23,31 @@ import time
 
 import torch
 
-from course_lib.data import sample_image
+from course_lib.data import HELD_OUT_IMAGES, sample_image, style_image
+from course_lib.losses.gatys import stylisation_scores
 from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS, content_loss, gram_matrix, style_loss
-from course_lib.models.transformer_net import TransformerNet
+from course_lib.models.transformer_net import TransformerNet, load_style_checkpoint, style_checkpoint_names
 from course_lib.models.vgg import vgg_features
 
 PAPER_SPEEDUP = {100: 212, 300: 636, 500: 1060}  # Johnson et al. Table 1, 256x256
 TARGET_AT_500 = 500
+GABOR_TARGET = 0.5
+
+
+def checkpoint_table() -> None:
+    """Print, per style checkpoint and held-out photo, the texture progress and the SSIM with the photo."""
+    print("| checkpoint | held-out photo | Gabor progress | colour progress | SSIM with the photo |")
+    print("|---|---|---|---|---|")
+    for name in style_checkpoint_names():
+        net = load_style_checkpoint(name)
+        size = net.meta["crop_size"]
+        scores = stylisation_scores(net, style_image(net.meta["style"], size), HELD_OUT_IMAGES, size)
+        for photo, s in scores.items():
+            print(f"| {name} ({net.meta['steps']} steps, {size} px) | {photo} | {s['gabor']:.2f} | {s['colour']:.2f} "
+                  f"| {s['ssim']:.2f} |")
+        lowest = min(s["gabor"] for s in scores.values())
+        print(f"target: Gabor progress >= {GABOR_TARGET} on every held-out photo: lowest {lowest:.2f}, "
+              f"{'met' if lowest >= GABOR_TARGET else 'NOT met'}")
 
 
 def transform_net_seconds(width: int, image: torch.Tensor, repeats: int = 5) -> float:
@@ -71,6 +95,7 @@ def main(argv=None):
     content = sample_image("chelsea", size=args.size)[None]
     style = sample_image("brick", size=args.size)[None]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size}")
+    checkpoint_table()
     net_seconds = {w: transform_net_seconds(w, content) for w in (32, 16)}
     stamps = gatys_elapsed(content, style, args.timed)
     per_iteration = stamps[-1] / len(stamps)

@@ -3,6 +3,7 @@ import pytest
 import torch
 from script_module import load_script
 
+from course_lib.data import HELD_OUT_IMAGES
 from course_lib.models.transformer_net import TransformerNet
 
 
@@ -29,6 +30,7 @@ def test_two_steps_write_a_checkpoint_that_loads(script, tmp_path, capsys):
     assert "step 2/2" in capsys.readouterr().out
     saved = torch.load(out, weights_only=True)
     assert saved["meta"] == meta and meta["steps"] == 2 and "gravel" not in meta["content_images"]
+    assert not set(HELD_OUT_IMAGES) & set(meta["content_images"])  # notebook 07 measures on them
     assert all(v.dtype == torch.float16 for v in saved["state_dict"].values())
     net = TransformerNet(width=saved["width"])
     net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})

@@ -3,7 +3,7 @@ Style Transfer and Super-Resolution" (ECCV 2016), §3.1 and supplementary Table 
 
     net = TransformerNet()                         # the paper's widths 32, 64, 128
     stylised = net(content)                        # (N, 3, H, W) in [0, 1] -> same shape, in [0, 1]
-    net = load_style_checkpoint("coffee")          # the course's small trained network
+    net = load_style_checkpoint("starry")          # the course's small trained network
 
 Three ideas from the paper plus two later fixes that every public re-implementation uses:
 
