@@ -25,7 +25,9 @@ smoothness prior on PSNR and SSIM of B; the exclusion loss lowers the gradient c
 lower PSNR of B (by more than the spread over seeds), alone and with the perceptual loss.
 ``reflection_attempts`` (run it by name; not part of the default run) trains the L1 recipe's variants that
 notebook 10's SSIM section tried: the network started at the blend (``start_at_blend``), the augmented
-training blends (``recipe.augment``), both, and both with 0.2 (1 - SSIM of B) added to the loss.
+training blends (``recipe.augment``), both, and both with 0.2 (1 - SSIM of B) added to the loss; then
+``LinearLightSeparationNet`` (B = (I - R) / t in linear light, R a blurred share of I) with L1, and with
+1 and 3 times (1 - SSIM of B) added, at the same budget.
 """
 import copy
 import statistics
@@ -40,8 +42,8 @@ from course_lib.data.reflection import reflection_training_pairs
 from course_lib.losses import PerceptualLoss
 from course_lib.metrics import ssim
 from course_lib.models.espcn import ESPCN
-from course_lib.models.reflection import (SeparationNet, evaluate_separation, fit_smoothness_prior, reflection_recipe,
-                                          separation_loss, train_separation)
+from course_lib.models.reflection import (LinearLightSeparationNet, SeparationNet, evaluate_separation,
+                                          fit_smoothness_prior, reflection_recipe, separation_loss, train_separation)
 from course_lib.models.sice import BASELINES, enhance, enhance_recipe, evaluate_enhancers, held_out_pairs, train_networks
 from course_lib.models.srcnn import SRCNN, Bicubic, compare_sr, sr_recipe, train_sr
 
@@ -165,17 +167,22 @@ def reflection_attempts(seeds=(0, 1)) -> None:
     def l1_and_ssim(output, target):
         return l1(output, target) + 0.2 * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
 
-    variants = {"L1": (False, False, l1), "L1, started at the blend": (True, False, l1),
-                "L1, augmented blends": (False, True, l1), "L1, both": (True, True, l1),
-                "L1 + 0.2 (1 - SSIM), both": (True, True, l1_and_ssim)}
-    for name, (start_at_blend, augment, loss) in variants.items():
+    plain = lambda start_at_blend: lambda: SeparationNet(recipe.width, start_at_blend=start_at_blend)
+    linear_light = lambda: LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
+    variants = {"L1": (plain(False), False, l1), "L1, started at the blend": (plain(True), False, l1),
+                "L1, augmented blends": (plain(False), True, l1), "L1, both": (plain(True), True, l1),
+                "L1 + 0.2 (1 - SSIM), both": (plain(True), True, l1_and_ssim),
+                "linear light, L1": (linear_light, False, l1),
+                "linear light, L1 + 1 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=1.0)),
+                "linear light, L1 + 3 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=3.0))}
+    for name, (network, augment, loss) in variants.items():
         for seed in seeds:
             torch.manual_seed(seed)
-            model = SeparationNet(recipe.width, start_at_blend=start_at_blend)
+            model = network()
             start = time.perf_counter()
             train_separation(model, replace(recipe, seed=seed, augment=augment), loss, plot=False)
             result = evaluate_separation(model, recipe.held_out_size)
-            print(f"{name:>28}, seed {seed}: PSNR of B {result['psnr']:.2f} dB, SSIM of B {result['ssim']:.3f}, "
+            print(f"{name:>32}, seed {seed}: PSNR of B {result['psnr']:.2f} dB, SSIM of B {result['ssim']:.3f}, "
                   f"correlation {result['correlation']:.3f} ({time.perf_counter() - start:.0f} s of training)")
 
 

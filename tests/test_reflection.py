@@ -12,7 +12,9 @@ from torchvision.transforms.v2 import functional as TF
 from course_lib.data import HELD_OUT_IMAGES, sample_image
 from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, held_out_blends, random_blends, reflection_training_pairs,
                                         synthesize_blend)
-from course_lib.models.reflection import (ReflectionRecipe, SeparationNet, SmoothnessPrior, exclusion_loss,
+from course_lib.metrics import ssim
+from course_lib.models.reflection import (LinearLightSeparationNet, ReflectionRecipe, SeparationNet, SmoothnessPrior,
+                                          exclusion_loss,
                                           fit_smoothness_prior, gradient_correlation, separate, separation_loss,
                                           train_separation)
 from tests.bad_images import BAD_IMAGE_BATCHES
@@ -135,6 +137,43 @@ def test_separation_net_started_at_the_blend_returns_the_blend_and_no_reflection
     assert not torch.equal(SeparationNet(width=8, depth=2)(x)[:, :3], x)
 
 
+def test_linear_light_net_starts_as_the_blend_split_in_linear_light_and_rejects_bad_sigma():
+    x = 0.3 + 0.7 * torch.rand(2, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    net = LinearLightSeparationNet(width=8, depth=2, reflection_sigma=2.0)
+    out = net(x)
+    assert out.shape == (2, 6, 24, 20)
+    # untrained: R = blur(sigmoid(-3) I) in linear light, B = I - R (t = 1), worked out here with skimage's Gaussian
+    from skimage.filters import gaussian
+    share = 1 / (1 + math.exp(3.0))
+    r_lin = np.stack([gaussian(share * x[i].numpy() ** 2.2, sigma=2.0, channel_axis=0, mode="mirror", truncate=3.0)
+                      for i in range(2)])
+    torch.testing.assert_close(out[:, 3:] ** 2.2, torch.from_numpy(r_lin).float(), atol=1e-4, rtol=1e-3)
+    inside = x ** 2.2 > torch.from_numpy(r_lin).float() + 1e-3     # elsewhere the blurred R exceeds I and B is 0
+    assert inside.float().mean() > 0.9
+    torch.testing.assert_close((out[:, :3] ** 2.2 + out[:, 3:] ** 2.2)[inside], (x ** 2.2)[inside], atol=1e-4, rtol=1e-3)
+    for bad in (0, -1.0, 11, True, "2"):
+        with pytest.raises(ValueError, match="reflection_sigma"):
+            LinearLightSeparationNet(width=8, depth=2, reflection_sigma=bad)
+    for bad, error, words in BAD_IMAGE_BATCHES:
+        with pytest.raises(error, match=re.escape(words)):
+            net(bad)
+
+
+def test_linear_light_net_keeps_fine_detail_out_of_the_reflection_and_learns():
+    torch.manual_seed(0)
+    net = LinearLightSeparationNet(width=8, depth=2, reflection_sigma=2.0)
+    for p in net.parameters():     # random weights everywhere: R may be anything, but only a smooth anything
+        torch.nn.init.normal_(p, std=0.5)
+    sign = (torch.arange(32)[:, None] + torch.arange(32)).remainder(2).float() * 2 - 1     # a pixel checkerboard
+    checker = (0.5 + 0.3 * sign).expand(1, 3, 32, 32)
+    b, r = net(checker)[:, :3] ** 2.2, net(checker)[:, 3:] ** 2.2
+    second = lambda z: (z[..., 2:] - 2 * z[..., 1:-1] + z[..., :-2]).abs().mean()    # the finest detail along x
+    assert second(r) < 0.01 * second(checker ** 2.2) < second(b)
+    recipe = ReflectionRecipe(n_patches=8, epochs=1, patch=32, batch_size=4)
+    history = train_separation(net, recipe, separation_loss(ssim_weight=1.0), plot=False)
+    assert len(history["step_loss"]) == 2 and all(math.isfinite(v) for v in history["step_loss"])
+
+
 def test_augmented_training_pairs_are_other_patches_relit_in_linear_light():
     first, plain = reflection_training_pairs(6, 32, seed=5, augment=True), reflection_training_pairs(6, 32, seed=5)
     assert not torch.equal(first[1], plain[1])
@@ -166,5 +205,7 @@ def test_separation_loss_adds_its_terms_with_their_weights_and_the_finetuning_re
     perceptual = mse(output[:, :3].clamp(0, 1), target[:, :3])   # on B only, clipped to the image range
     torch.testing.assert_close(separation_loss()(output, target), l1)
     torch.testing.assert_close(separation_loss(0.5, mse, 3.0)(output, target), l1 + 0.5 * excl + 3.0 * perceptual)
+    structure = 1 - ssim(output[:, :3].clamp(0, 1), target[:, :3])
+    torch.testing.assert_close(separation_loss(ssim_weight=2.0)(output, target), l1 + 2.0 * structure)
     recipe = ReflectionRecipe(n_patches=8, epochs=6, max_lr=2e-3, finetune_epochs=1, seed=3)
     assert recipe.finetuning() == ReflectionRecipe(n_patches=8, epochs=1, max_lr=5e-4, finetune_epochs=1, seed=3)

@@ -21,12 +21,12 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from course_lib.config import pick
-from course_lib.data.reflection import held_out_blends, reflection_training_pairs
+from course_lib.data.reflection import GAMMA, held_out_blends, reflection_training_pairs
 from course_lib.metrics import psnr, ssim
 from course_lib.train import fit, predict
 from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
 
-__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "SmoothnessPrior", "fit_smoothness_prior",
+__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "SmoothnessPrior", "fit_smoothness_prior",
            "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
            "evaluate_separation"]
 
@@ -125,6 +125,34 @@ class SeparationNet(nn.Module):
         return torch.cat([blend + out[:, :3], out[:, 3:]], 1)
 
 
+class LinearLightSeparationNet(SeparationNet):
+    """:class:`SeparationNet`'s context aggregation layers with a head that undoes the blend model of §4 instead
+    of adding a free correction to I: in linear light ``I = t B + R``, so the network predicts, per pixel and
+    channel, the share of I that is reflection, ``R = sigmoid(a) · I`` (so ``0 <= R <= I``), blurred with a fixed
+    Gaussian of ``reflection_sigma`` pixels (the reflection is out of focus: it holds no fine detail), and one gain
+    per image and channel, ``1 / t = exp(mean of g)`` (the glass's transmission is one number); then
+    ``B = (I - R) / t``. Every fine edge of B comes from I itself: the network can take away only a smooth layer
+    and brighten, so it cannot paint the dilations' grid into B (notebook 10, §3). It starts near the blend:
+    ``R = 5 % of I``, ``t = 1``. Outputs B and R stacked and gamma-encoded, like :class:`SeparationNet`."""
+
+    def __init__(self, width: int = 24, depth: int = 5, reflection_sigma: float = 1.5):
+        super().__init__(width, depth, start_at_blend=True)
+        if isinstance(reflection_sigma, bool) or not isinstance(reflection_sigma, (int, float)) \
+                or not 0 < reflection_sigma <= 10:
+            raise ValueError(f"reflection_sigma must be a number in (0, 10] (pixels), got {reflection_sigma!r}")
+        self.reflection_sigma = float(reflection_sigma)
+        nn.init.constant_(self.output.bias[3:], -3.0)
+
+    def forward(self, blend: torch.Tensor) -> torch.Tensor:
+        check_image_batch(blend, "blend")
+        out = self.output(self.context(blend))
+        linear = blend.clamp(0, 1) ** GAMMA
+        size = 2 * int(3 * self.reflection_sigma) + 1
+        reflection = TF.gaussian_blur(linear * torch.sigmoid(out[:, 3:]), [size, size], [self.reflection_sigma] * 2)
+        background = torch.exp(out[:, :3].mean((2, 3), keepdim=True)) * (linear - reflection).clamp_min(0)
+        return torch.cat([background, reflection], 1).clamp(1e-5, 1) ** (1 / GAMMA)
+
+
 class SmoothnessPrior(nn.Module):
     """The classical baseline, after Li & Brown 2014 ("the reflection is smoother"): the reflection is
     a share of the low frequencies, ``R = (1 - share) · G_sigma * I``, and the background the rest,
@@ -192,13 +220,16 @@ def reflection_recipe() -> ReflectionRecipe:
 
 
 def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
-                    perceptual_weight: float = 0.0) -> Callable:
+                    perceptual_weight: float = 0.0, ssim_weight: float = 0.0) -> Callable:
     """The training loss on outputs and targets ``(N, 6, H, W)`` (B and R stacked): L1 on both layers,
-    plus ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
+    plus ``ssim_weight`` times ``1 - ssim(B predicted, B true)`` (:func:`course_lib.metrics.ssim`), plus
+    ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
     ``perceptual_weight`` times ``perceptual(B predicted, B true)`` (e.g. notebook 07's
     ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B)."""
     def loss(output, target):
         total = F.l1_loss(output, target)
+        if ssim_weight:
+            total = total + ssim_weight * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
         if exclusion_weight:
             total = total + exclusion_weight * exclusion_loss(output[:, :3], output[:, 3:])
         if perceptual_weight:
