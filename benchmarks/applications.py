@@ -40,7 +40,6 @@ import torch
 from course_lib import pick, setup
 from course_lib.data.reflection import reflection_training_pairs
 from course_lib.losses import PerceptualLoss
-from course_lib.metrics import ssim
 from course_lib.models.espcn import ESPCN
 from course_lib.models.reflection import (LinearLightSeparationNet, SeparationNet, evaluate_separation,
                                           fit_smoothness_prior, reflection_recipe, separation_loss, train_separation)
@@ -164,14 +163,11 @@ def reflection_attempts(seeds=(0, 1)) -> None:
     recipe = reflection_recipe()
     l1 = separation_loss()
 
-    def l1_and_ssim(output, target):
-        return l1(output, target) + 0.2 * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
-
     plain = lambda start_at_blend: lambda: SeparationNet(recipe.width, start_at_blend=start_at_blend)
     linear_light = lambda: LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
     variants = {"L1": (plain(False), False, l1), "L1, started at the blend": (plain(True), False, l1),
                 "L1, augmented blends": (plain(False), True, l1), "L1, both": (plain(True), True, l1),
-                "L1 + 0.2 (1 - SSIM), both": (plain(True), True, l1_and_ssim),
+                "L1 + 0.2 (1 - SSIM), both": (plain(True), True, separation_loss(ssim_weight=0.2)),
                 "linear light, L1": (linear_light, False, l1),
                 "linear light, L1 + 1 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=1.0)),
                 "linear light, L1 + 3 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=3.0))}

@@ -26,7 +26,8 @@ from course_lib.metrics import psnr, ssim
 from course_lib.train import fit, predict
 from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
 
-__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "SmoothnessPrior", "fit_smoothness_prior",
+__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "SmoothnessPrior",
+           "fit_smoothness_prior",
            "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
            "evaluate_separation"]
 
