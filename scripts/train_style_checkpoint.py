@@ -37,7 +37,10 @@ What it reaches (``benchmarks/perceptual.py``): a visibly stylised, recognisable
 style's texture. On the held-out photos at 128 px the Gabor texture statistic moves 0.10 / -0.16 /
 0.52 of the way to the style (camera / grace_hopper / rocket); Gatys's optimisation with the same
 loss network, layers and β/α = 10 moves it 0.68 / 0.67 (camera / grace_hopper, 60 L-BFGS steps).
-600 steps, Gatys's layers or the style at 256 px did no better.
+600 steps, Gatys's layers or the style at 256 px did no better; nor did (600 steps each) style weight 30
+(0.12 / -0.17 / 0.52, and the content guard fails: luminance correlation 0.43 on camera) or bilinear
+instead of nearest upsampling at weight 30 (0.21 / -0.07 / 0.52: the horizontal ripples turn vertical).
+The network settles on stripes of one orientation; the style's strokes go every way.
 
 The weights are stored in half precision (``width``, ``state_dict``, ``meta``) and read back with
 ``torch.load(weights_only=True)``. With the ImageNet VGG file on a GPU machine, try
