@@ -3,6 +3,8 @@ against a hand computation, the exclusion loss against Eq. 4-5 worked by hand, t
 correlation against numpy, the baseline and the network's shapes, bad input."""
 import math
 import re
+from dataclasses import replace
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -12,11 +14,11 @@ from torchvision.transforms.v2 import functional as TF
 from course_lib.data import HELD_OUT_IMAGES, sample_image
 from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, held_out_blends, random_blends, reflection_training_pairs,
                                         synthesize_blend)
-from course_lib.metrics import ssim
-from course_lib.models.reflection import (LinearLightSeparationNet, ReflectionRecipe, SeparationNet, SmoothnessPrior,
-                                          exclusion_loss,
-                                          fit_smoothness_prior, gradient_correlation, separate, separation_loss,
-                                          train_separation)
+from course_lib.metrics import psnr, ssim
+from course_lib.models.reflection import (LINEAR_LIGHT_CHECKPOINT, LinearLightSeparationNet, ReflectionRecipe,
+                                          SeparationNet, SmoothnessPrior, exclusion_loss, fit_smoothness_prior,
+                                          gradient_correlation, linear_light_recipe, load_linear_light_checkpoint,
+                                          separate, separation_loss, train_separation)
 from tests.bad_images import BAD_IMAGE_BATCHES
 
 
@@ -209,3 +211,43 @@ def test_separation_loss_adds_its_terms_with_their_weights_and_the_finetuning_re
     torch.testing.assert_close(separation_loss(ssim_weight=2.0)(output, target), l1 + 2.0 * structure)
     recipe = ReflectionRecipe(n_patches=8, epochs=6, max_lr=2e-3, finetune_epochs=1, seed=3)
     assert recipe.finetuning() == ReflectionRecipe(n_patches=8, epochs=1, max_lr=5e-4, finetune_epochs=1, seed=3)
+
+
+def test_exclusion_after_leaves_the_term_out_of_the_first_calls_and_the_recipe_counts_steps():
+    g = torch.Generator().manual_seed(4)
+    output, target = torch.rand(2, 6, 16, 16, generator=g), torch.rand(2, 6, 16, 16, generator=g)
+    l1 = (output - target).abs().mean()
+    with_excl = l1 + 0.5 * exclusion_loss(output[:, :3], output[:, 3:])
+    loss = separation_loss(0.5, exclusion_after=2)
+    values = [loss(output, target) for _ in range(4)]
+    for value, expected in zip(values, (l1, l1, with_excl, with_excl)):
+        torch.testing.assert_close(value, expected)
+    torch.testing.assert_close(separation_loss(0.5, exclusion_after=2)(output, target), l1)  # a new loss starts at 0
+    recipe = ReflectionRecipe(n_patches=33, epochs=3, batch_size=16, exclusion_start=0.5)
+    assert recipe.steps == 9 == 3 * len(torch.utils.data.DataLoader(range(33), batch_size=16))
+    assert recipe.exclusion_after == 4 and replace(recipe, exclusion_start=0).exclusion_after == 0
+    for bad in (1.0, -0.1, "half", True):
+        with pytest.raises(ValueError, match="exclusion_start must be a share"):
+            ReflectionRecipe(n_patches=8, epochs=1, exclusion_start=bad)
+    with pytest.raises(ValueError, match="exclusion_after must be an int >= 0"):
+        separation_loss(0.1, exclusion_after=-1)
+
+
+def test_linear_light_recipe_spends_the_full_recipes_pixels_on_larger_patches():
+    full, larger = ReflectionRecipe(n_patches=3072, epochs=8), linear_light_recipe()
+    assert larger.patch == 96 > full.patch and larger.epochs == full.epochs
+    assert abs(larger.n_patches * larger.patch ** 2 - full.n_patches * full.patch ** 2) < larger.patch ** 2
+
+
+def test_the_shipped_linear_light_checkpoint_loads_safely_and_never_saw_the_held_out_photos():
+    path = resources.files("course_lib") / LINEAR_LIGHT_CHECKPOINT
+    assert path.stat().st_size < 512 * 1024
+    model = load_linear_light_checkpoint()
+    assert isinstance(model, LinearLightSeparationNet) and not model.training
+    assert not set(HELD_OUT_IMAGES) & set(model.meta["training_images"])
+    assert model.meta["recipe"]["patch"] == linear_light_recipe().patch
+    # it separates: on held-out blends (128 px) B moves towards the background
+    blends, backgrounds, _ = (torch.stack(column) for column in zip(*held_out_blends(128).values()))
+    b, r = separate(model, blends)
+    assert b.shape == r.shape == blends.shape
+    assert psnr(b, backgrounds) > psnr(blends, backgrounds)

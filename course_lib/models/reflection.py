@@ -9,10 +9,13 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
     gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
     history = train_separation(model, reflection_recipe(), exclusion_weight=0.1)
     evaluate_separation(model)                       # PSNR/SSIM of B and the correlation, held-out blends
+    model = load_linear_light_checkpoint()           # the shipped network that beats the prior (notebook 10, §3)
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
+from importlib import resources
 from typing import Callable
 
 import torch
@@ -29,7 +32,8 @@ from course_lib.validate import check_float_batch, check_image_batch, check_int,
 __all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "SmoothnessPrior",
            "fit_smoothness_prior",
            "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
-           "evaluate_separation"]
+           "evaluate_separation", "LINEAR_LIGHT_SSIM_WEIGHT", "LINEAR_LIGHT_CHECKPOINT", "linear_light_recipe",
+           "train_linear_light", "load_linear_light_checkpoint"]
 
 
 def _check_layers(b, r, where: str) -> None:
@@ -192,7 +196,9 @@ class ReflectionRecipe:
     ``held_out_size`` pixels. The perceptual stage (:meth:`finetuning`) continues from the L1 network for
     ``finetune_epochs`` passes at a quarter of the learning rate, adding ``perceptual_weight`` times a
     perceptual loss on B at ``perceptual_layers`` of the course's loss network (notebook 07). ``augment``
-    draws the training blends with :func:`reflection_training_pairs`'s scale and brightness augmentation."""
+    draws the training blends with :func:`reflection_training_pairs`'s scale and brightness augmentation.
+    ``exclusion_start``: the share of the training steps trained without the exclusion loss before it is
+    switched on (:attr:`exclusion_after` steps; 0: from the first step)."""
 
     n_patches: int
     epochs: int
@@ -207,6 +213,22 @@ class ReflectionRecipe:
     perceptual_weight: float = 10.0
     perceptual_layers: tuple[str, ...] = ("relu1_2",)
     augment: bool = False
+    exclusion_start: float = 0.5
+
+    def __post_init__(self):
+        start = self.exclusion_start
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < 1:
+            raise ValueError(f"exclusion_start must be a share of the training steps in [0, 1), got {start!r}")
+
+    @property
+    def steps(self) -> int:
+        """Training steps: ``epochs`` passes of ``ceil(n_patches / batch_size)`` batches."""
+        return self.epochs * -(-self.n_patches // self.batch_size)
+
+    @property
+    def exclusion_after(self) -> int:
+        """The steps before the exclusion loss is switched on: ``separation_loss(exclusion_after=...)``."""
+        return round(self.exclusion_start * self.steps)
 
     def finetuning(self) -> "ReflectionRecipe":
         """The recipe of the perceptual stage: ``finetune_epochs`` passes at ``max_lr / 4``."""
@@ -221,17 +243,26 @@ def reflection_recipe() -> ReflectionRecipe:
 
 
 def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
-                    perceptual_weight: float = 0.0, ssim_weight: float = 0.0) -> Callable:
+                    perceptual_weight: float = 0.0, ssim_weight: float = 0.0, exclusion_after: int = 0) -> Callable:
     """The training loss on outputs and targets ``(N, 6, H, W)`` (B and R stacked): L1 on both layers,
     plus ``ssim_weight`` times ``1 - ssim(B predicted, B true)`` (:func:`course_lib.metrics.ssim`), plus
     ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
     ``perceptual_weight`` times ``perceptual(B predicted, B true)`` (e.g. notebook 07's
-    ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B)."""
+    ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B).
+
+    ``exclusion_after``: the exclusion term is left out of the loss's first ``exclusion_after`` calls.
+    ``fit`` calls the loss once per training step (without a ``val_loader``, as in :func:`train_separation`),
+    so these are warm-up steps: the network first learns what a background looks like, then is asked to keep
+    its edges out of R (``ReflectionRecipe.exclusion_after``). Each new loss counts from 0."""
+    exclusion_after = check_int("exclusion_after", exclusion_after, 0, expected="an int >= 0 (warm-up steps)")
+    calls = itertools.count()
+
     def loss(output, target):
+        step = next(calls)
         total = F.l1_loss(output, target)
         if ssim_weight:
             total = total + ssim_weight * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
-        if exclusion_weight:
+        if exclusion_weight and step >= exclusion_after:
             total = total + exclusion_weight * exclusion_loss(output[:, :3], output[:, 3:])
         if perceptual_weight:
             total = total + perceptual_weight * perceptual(output[:, :3].clamp(0, 1), target[:, :3])
@@ -272,3 +303,46 @@ def evaluate_separation(model: nn.Module, size: int = 256, seed: int = 0) -> dic
     b, r = separate(model, blends)
     return dict(psnr=psnr(b, backgrounds).item(), ssim=ssim(b, backgrounds).item(),
                 correlation=gradient_correlation(b, r).item())
+
+
+#: The SSIM weight of the shipped :class:`LinearLightSeparationNet`: ``separation_loss(ssim_weight=3.0)``.
+LINEAR_LIGHT_SSIM_WEIGHT = 3.0
+#: Where ``scripts/train_reflection_checkpoint.py`` writes it (inside the installed package).
+LINEAR_LIGHT_CHECKPOINT = "checkpoints/reflection/linear_light.pt"
+
+
+def linear_light_recipe(seed: int = 0) -> ReflectionRecipe:
+    """The recipe of the shipped :class:`LinearLightSeparationNet`: the full-mode recipe's pixels as 1,365
+    patches of 96x96 instead of 3,072 of 64x64 (8 epochs, seed ``seed``), so that each patch shows more of
+    a scene next to its reflection. The same network on 64-px patches stayed at the blend's SSIM
+    (notebook 10, §3)."""
+    return ReflectionRecipe(n_patches=1365, epochs=8, patch=96, seed=seed)
+
+
+def train_linear_light(recipe: ReflectionRecipe | None = None, plot: bool | None = False) -> LinearLightSeparationNet:
+    """Train a :class:`LinearLightSeparationNet` (width ``recipe.width``, ``reflection_sigma`` 1.5) with ``recipe``
+    (default :func:`linear_light_recipe`, about 8 minutes on 2 CPU cores) and L1 + ``LINEAR_LIGHT_SSIM_WEIGHT``
+    (1 - SSIM of B), seeded by ``recipe.seed``. ``scripts/train_reflection_checkpoint.py`` runs it and saves the
+    result."""
+    recipe = linear_light_recipe() if recipe is None else recipe
+    torch.manual_seed(recipe.seed)
+    model = LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
+    train_separation(model, recipe, separation_loss(ssim_weight=LINEAR_LIGHT_SSIM_WEIGHT), plot=plot,
+                     title="LinearLightSeparationNet, L1 + 3 (1 - SSIM), 96-px patches")
+    return model
+
+
+def load_linear_light_checkpoint() -> LinearLightSeparationNet:
+    """The course's trained :class:`LinearLightSeparationNet` (eval mode) with its ``meta`` (recipe, loss,
+    training images, seconds) on ``model.meta``; read with ``torch.load(weights_only=True)``. Raises
+    ``FileNotFoundError`` naming the script that makes it."""
+    path = resources.files("course_lib") / LINEAR_LIGHT_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"the course's reflection checkpoint course_lib/{LINEAR_LIGHT_CHECKPOINT} is missing; "
+                                "make it with: python scripts/train_reflection_checkpoint.py")
+    with path.open("rb") as file:
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+    model = LinearLightSeparationNet(saved["width"], reflection_sigma=saved["reflection_sigma"])
+    model.load_state_dict(saved["state_dict"])
+    model.meta = saved["meta"]
+    return model.eval()
