@@ -153,12 +153,12 @@ def reflection_removal(seeds=(0, 1)) -> None:
     print(f"\nReflection removal, seeds {seeds}, {recipe.n_patches} blends x {recipe.epochs} epochs (perceptual stage: "
           f"{recipe.finetune_epochs} more from the L1 network, {'+'.join(recipe.perceptual_layers)}), "
           f"{torch.get_num_threads()} threads; held-out blends, mean (spread = max - min over seeds)")
-    print(f"{'':>40} {'PSNR of B':>14} {'SSIM of B':>14} {'grad. corr.':>14}")
+    print(f"{'':>44} {'PSNR of B':>14} {'SSIM of B':>14} {'grad. corr.':>14}")
     summary = {}
     for name, runs in rows.items():
         summary[name] = {key: (sum(r[key] for r in runs) / len(runs),
                                max(r[key] for r in runs) - min(r[key] for r in runs)) for key in runs[0]}
-        print(f"{name:>40} " + " ".join(f"{m:8.3f} ±{s:5.3f}" for m, s in summary[name].values()))
+        print(f"{name:>44} " + " ".join(f"{m:8.3f} ±{s:5.3f}" for m, s in summary[name].values()))
     base, l1, excl_run, excl_from_start, percep_run, both, _ = summary.values()
     checks = []
     for what, runs in (("L1 net", rows["L1"]), ("linear-light net", rows[linear_light])):
