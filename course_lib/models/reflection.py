@@ -9,7 +9,7 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
     gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
     history = train_separation(model, reflection_recipe(), exclusion_weight=0.1)
     evaluate_separation(model)                       # PSNR/SSIM of B and the correlation, held-out blends
-    model = load_linear_light_checkpoint()           # the shipped network that beats the prior (notebook 10, §3)
+    model = load_linear_light_checkpoint()           # the shipped network: ties the prior on SSIM (notebook 10, §3)
 """
 from __future__ import annotations
 
@@ -327,8 +327,8 @@ def train_linear_light(recipe: ReflectionRecipe | None = None, plot: bool | None
     recipe = linear_light_recipe() if recipe is None else recipe
     torch.manual_seed(recipe.seed)
     model = LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
-    train_separation(model, recipe, separation_loss(ssim_weight=LINEAR_LIGHT_SSIM_WEIGHT), plot=plot,
-                     title="LinearLightSeparationNet, L1 + 3 (1 - SSIM), 96-px patches")
+    title = f"LinearLightSeparationNet, L1 + {LINEAR_LIGHT_SSIM_WEIGHT:g} (1 - SSIM), {recipe.patch}-px patches"
+    train_separation(model, recipe, separation_loss(ssim_weight=LINEAR_LIGHT_SSIM_WEIGHT), plot=plot, title=title)
     return model
 
 
