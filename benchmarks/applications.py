@@ -131,7 +131,7 @@ def reflection_removal(seeds=(0, 1)) -> None:
               f"then + perceptual + exclusion": dict(exclusion_weight=excl, perceptual=perceptual,
                                                      perceptual_weight=percep)}
     rows = {f"smoothness prior (sigma {prior.sigma:g}, share {prior.share:g})": [evaluate_separation(prior, recipe.held_out_size)]}
-    linear_light = f"linear light + {LINEAR_LIGHT_SSIM_WEIGHT:g} (1 - SSIM), 96-px patches"
+    linear_light = f"linear light + {LINEAR_LIGHT_SSIM_WEIGHT:g} (1 - SSIM), {linear_light_recipe().patch}-px patches"
     rows |= {name: [] for name in [*losses, linear_light]}
     for seed in seeds:
         for name, arguments in losses.items():
