@@ -32,5 +32,6 @@ def test_two_steps_write_a_checkpoint_that_loads(script, tmp_path, capsys):
     assert saved["meta"] == meta and meta["steps"] == 2 and "gravel" not in meta["content_images"]
     assert not set(HELD_OUT_IMAGES) & set(meta["content_images"])  # notebook 07 measures on them
     assert all(v.dtype == torch.float16 for v in saved["state_dict"].values())
-    net = TransformerNet(width=saved["width"])
+    assert saved["noise_maps"] == script.NOISE_MAPS == meta["noise_maps"] > 0
+    net = TransformerNet(width=saved["width"], noise_maps=saved["noise_maps"])
     net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})

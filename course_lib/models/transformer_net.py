@@ -5,7 +5,7 @@ Style Transfer and Super-Resolution" (ECCV 2016), §3.1 and supplementary Table 
     stylised = net(content)                        # (N, 3, H, W) in [0, 1] -> same shape, in [0, 1]
     net = load_style_checkpoint("starry")          # the course's small trained network
 
-Three ideas from the paper plus two later fixes that every public re-implementation uses:
+Three ideas from the paper plus two later fixes that every public re-implementation uses, and one option:
 
 * downsampling: two stride-2 convolutions, so the residual blocks work at 1/4 resolution
   (cheaper, and each output pixel sees a large region of the input);
@@ -17,7 +17,13 @@ Three ideas from the paper plus two later fixes that every public re-implementat
   normalised on its own, which removes its contrast before the style is painted on;
 * resize-convolution (nearest-neighbour upsampling then a convolution, Odena et al. 2016,
   "Deconvolution and Checkerboard Artifacts") instead of the paper's fractionally strided
-  convolutions, which leave a checkerboard pattern.
+  convolutions, which leave a checkerboard pattern;
+* ``noise_maps`` (off by default, on in the course checkpoint): maps of Gaussian noise joined to the
+  features after each upsampling, as the generators of Ulyanov et al. 2016 ("Texture Networks", §3) take
+  noise at every scale. After a nearest-neighbour upsampling the features come in 2x2 blocks, so the
+  only fine detail the next convolution can make is tied to the pixel grid's rows and columns. Trained
+  through the course's random loss network, the network without noise painted exactly that: stripes of
+  one orientation. Noise gives it an orientation-free source of fine texture (notebook 07).
 """
 from __future__ import annotations
 
@@ -28,7 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.models.vgg import COURSE_CHECKPOINT
-from course_lib.validate import check_image_batch
+from course_lib.validate import check_image_batch, check_int
+
+NOISE_SEED = 0  # the noise of an eval-mode network: the same photo always gives the same picture
 
 __all__ = [
     "ConvLayer", "ResidualBlock", "UpsampleConvLayer", "TransformerNet",
@@ -66,12 +74,29 @@ class UpsampleConvLayer(nn.Sequential):
     """Resize-convolution: nearest-neighbour upsampling by ``scale``, then a ConvLayer.
 
     Replaces the paper's stride-1/2 transposed convolution: every output pixel gets the same number
-    of kernel taps, so there is no checkerboard (Odena et al. 2016).
+    of kernel taps, so there is no checkerboard (Odena et al. 2016). With ``noise_maps`` > 0, that many
+    maps of Gaussian noise are joined to the upsampled features before the convolution: fresh noise at
+    every call in training mode, the same noise (``NOISE_SEED``, one draw shared by the batch) in eval mode.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, scale: int = 2):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, scale: int = 2,
+                 noise_maps: int = 0):
+        noise_maps = check_int("noise_maps", noise_maps, 0, expected="an int >= 0 (maps of noise to join)")
         super().__init__(nn.Upsample(scale_factor=scale, mode="nearest"),
-                         ConvLayer(in_channels, out_channels, kernel_size))
+                         ConvLayer(in_channels + noise_maps, out_channels, kernel_size))
+        self.noise_maps = noise_maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self[0](x)
+        if self.noise_maps:
+            n, _, h, w = x.shape
+            if self.training:
+                noise = torch.randn(n, self.noise_maps, h, w, device=x.device, dtype=x.dtype)
+            else:
+                generator = torch.Generator().manual_seed(NOISE_SEED)
+                noise = torch.randn(1, self.noise_maps, h, w, generator=generator).to(x).expand(n, -1, -1, -1)
+            x = torch.cat([x, noise], 1)
+        return self[1](x)
 
 
 class TransformerNet(nn.Module):
@@ -79,14 +104,16 @@ class TransformerNet(nn.Module):
 
     ``width`` is the number of maps of the first layer: 32 in the paper (1.7 M parameters); the
     course checkpoint uses 16 (0.4 M) so that it trains in minutes on a CPU and ships in < 1 MB.
-    Any input size works: the output always has the input's size.
+    ``noise_maps``: maps of noise joined after each upsampling (``UpsampleConvLayer``; 0, the paper's
+    network, by default). Any input size works: the output always has the input's size.
     """
 
-    def __init__(self, width: int = 32, num_residual_blocks: int = 5):
+    def __init__(self, width: int = 32, num_residual_blocks: int = 5, noise_maps: int = 0):
         super().__init__()
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive int, got {width!r}")
         self.width = width
+        self.noise_maps = check_int("noise_maps", noise_maps, 0, expected="an int >= 0 (maps of noise to join)")
         w1, w2, w3 = width, 2 * width, 4 * width
         self.downsampling = nn.Sequential(
             ConvLayer(3, w1, 9), nn.InstanceNorm2d(w1, affine=True), nn.ReLU(),
@@ -95,8 +122,8 @@ class TransformerNet(nn.Module):
         )
         self.residual_blocks = nn.Sequential(*[ResidualBlock(w3) for _ in range(num_residual_blocks)])
         self.upsampling = nn.Sequential(
-            UpsampleConvLayer(w3, w2, 3), nn.InstanceNorm2d(w2, affine=True), nn.ReLU(),
-            UpsampleConvLayer(w2, w1, 3), nn.InstanceNorm2d(w1, affine=True), nn.ReLU(),
+            UpsampleConvLayer(w3, w2, 3, noise_maps=noise_maps), nn.InstanceNorm2d(w2, affine=True), nn.ReLU(),
+            UpsampleConvLayer(w2, w1, 3, noise_maps=noise_maps), nn.InstanceNorm2d(w1, affine=True), nn.ReLU(),
             ConvLayer(w1, 3, 9),
         )
 
@@ -119,8 +146,8 @@ def style_checkpoint_names() -> list[str]:
 def load_style_checkpoint(style: str) -> TransformerNet:
     """The course's trained TransformerNet for ``style`` (eval mode), read from the installed package.
 
-    The checkpoint (made by ``scripts/train_style_checkpoint.py``) holds the network's ``width``,
-    half-precision weights and a ``meta`` dict (style image, loss network, steps) kept on
+    The checkpoint (made by ``scripts/train_style_checkpoint.py``) holds the network's ``width`` and
+    ``noise_maps``, half-precision weights and a ``meta`` dict (style image, loss network, steps) kept on
     ``net.meta``. Loaded with ``torch.load(weights_only=True)``: tensors and plain data only.
     """
     names = style_checkpoint_names()
@@ -128,7 +155,7 @@ def load_style_checkpoint(style: str) -> TransformerNet:
         raise ValueError(f"no course checkpoint for style {style!r}; available: {', '.join(names) or 'none'}")
     with (resources.files("course_lib") / "checkpoints" / f"{style}.pt").open("rb") as file:
         saved = torch.load(file, map_location="cpu", weights_only=True)
-    net = TransformerNet(width=saved["width"])
+    net = TransformerNet(width=saved["width"], noise_maps=saved.get("noise_maps", 0))
     net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})
     net.meta = saved["meta"]
     return net.eval()
