@@ -23,7 +23,8 @@ Three ideas from the paper plus two later fixes that every public re-implementat
   noise at every scale. After a nearest-neighbour upsampling the features come in 2x2 blocks, so the
   only fine detail the next convolution can make is tied to the pixel grid's rows and columns. Trained
   through the course's random loss network, the network without noise painted exactly that: stripes of
-  one orientation. Noise gives it an orientation-free source of fine texture (notebook 07).
+  one orientation. Noise gives it a source of fine texture that does not follow the grid; the lines
+  fade but do not vanish (notebook 07 measures how far the texture moves).
 """
 from __future__ import annotations
 
