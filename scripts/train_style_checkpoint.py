@@ -62,11 +62,11 @@ Screens (600 steps, seed 0, Gabor progress camera / grace_hopper / rocket):
   random initialisation) than ``TransformerNet``; the shipped file, the same settings through
   ``TransformerNet(noise_maps=4)``, reaches 0.29 / 0.06 / 0.56 (seed 0) and 0.34 / 0.18 / 0.62 (``--seed 1``;
   SSIM 0.24 / 0.33 / 0.19, content guard 0.72 on camera): trainings differ by up to 0.12, about half the
-  gain from the noise on camera and grace_hopper (0.19 and 0.22 in seed 0). Another test-time noise draw (``NOISE_SEED`` 0-4) moves the scores by
-  0.02 at most.
+  gain from the noise on camera and grace_hopper (0.19 and 0.22 in seed 0). Another test-time noise draw
+  (``NOISE_SEED`` 0-4) moves the scores by 0.02 at most.
 
-The weights are stored in half precision (``width``, ``noise_maps``, ``state_dict``, ``meta``) and read back with
-``torch.load(weights_only=True)``. With the ImageNet VGG file on a GPU machine, try
+The weights are stored in half precision (``width``, ``noise_maps``, ``state_dict``, ``meta``) and read
+back with ``torch.load(weights_only=True)``. With the ImageNet VGG file on a GPU machine, try
 ``--source imagenet --size 256 --batch-size 4 --steps 4000``.
 """
 from __future__ import annotations
