@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE_STAMP := $(VENV)/.installed-site
 
-.PHONY: lab test site release grade bench clean
+.PHONY: lab check test site release grade bench gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(SITE_STAMP): $(STAMP)
 ## lab: set up .venv if needed, then open JupyterLab on notebooks/ (--allow-root when run as root)
 lab: $(STAMP)
 	$(BIN)/course lab
+
+## check: the quick tier while you work (under 2 minutes): the unit tests, without the slow ones and the site
+check: $(STAMP)
+	COURSE_MODE=fast COURSE_OFFLINE=1 $(BIN)/python -m pytest tests -m "not slow and not site"
 
 ## test: set up .venv if needed, then run every unit test, every solution notebook (fast mode) and the site's browser test
 test: $(SITE_STAMP)
@@ -36,6 +40,10 @@ release: $(STAMP)
 ## grade: grade submissions, e.g. make grade SUBMISSIONS="submissions/*.ipynb"
 grade: $(STAMP)
 	$(BIN)/course grade $(SUBMISSIONS) --csv grades.csv
+
+## gpu-check: every notebook in full mode on this machine's GPU (CUDA or MPS): one table of times and headline numbers
+gpu-check: $(STAMP)
+	COURSE_OFFLINE=1 $(BIN)/python scripts/gpu_check.py
 
 ## bench: the speed and quality tables (full mode)
 bench: $(STAMP)

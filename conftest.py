@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parent
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "site: the course site's build and browser test (run last)")
-
-
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable: order kept otherwise
 

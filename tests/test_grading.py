@@ -75,6 +75,7 @@ def graded_00(tmp_path_factory):
     return completed, report, before, tmp
 
 
+@pytest.mark.slow
 def test_the_solution_scores_full_marks(graded_00):
     _, report, _, _ = graded_00
     solution = report[str(SOLUTION)]
@@ -83,6 +84,7 @@ def test_the_solution_scores_full_marks(graded_00):
     assert solution["notes"] == []  # the whole notebook ran without an error
 
 
+@pytest.mark.slow
 def test_the_released_notebook_scores_zero_not_attempted(graded_00):
     completed, report, _, _ = graded_00
     student = report[str(STUDENT)]
@@ -92,6 +94,7 @@ def test_the_released_notebook_scores_zero_not_attempted(graded_00):
     assert f"cases drawn from seed {SEED} (repeat with --seed {SEED})" in completed.stdout
 
 
+@pytest.mark.slow
 def test_bad_files_get_one_line_and_exit_2_while_others_are_graded(graded_00):
     completed, report, _, _ = graded_00
     assert completed.returncode == 2
@@ -100,12 +103,14 @@ def test_bad_files_get_one_line_and_exit_2_while_others_are_graded(graded_00):
     assert len([line for line in completed.stderr.splitlines() if "broken.ipynb" in line]) == 1
 
 
+@pytest.mark.slow
 def test_submitted_files_are_never_written(graded_00):
     _, _, before, _ = graded_00
     for path, data in before.items():
         assert path.read_bytes() == data, path
 
 
+@pytest.mark.slow
 def test_the_report_has_a_class_page_with_two_figures_and_a_page_per_submission(graded_00):
     _, _, _, tmp = graded_00
     page = (tmp / "report" / "index.html").read_text()
@@ -119,6 +124,7 @@ def test_the_report_has_a_class_page_with_two_figures_and_a_page_per_submission(
     assert "not attempted" in (tmp / "report" / "00_welcome-2.html").read_text()
 
 
+@pytest.mark.slow
 def test_status_prints_a_table_per_notebook_and_a_total():
     completed = subprocess.run([sys.executable, "-m", "course_lib.grading.cli", "status", str(STUDENT),
                                 str(SOLUTION), "--seed", SEED, "--jobs", "1"],
@@ -158,6 +164,7 @@ def test_kernels_talk_over_ipc_files_not_ports(tmp_path):
     assert nb.cells[0].outputs[0]["text"] == "ipc\n"
 
 
+@pytest.mark.slow
 def test_an_endless_loop_is_stopped_and_reported(tmp_path):
     submission = _tiny_release(tmp_path / "release")
     submission.cells[1].source = "while True:\n    pass"

@@ -12,6 +12,8 @@ from course_lib.checks import verify
 from course_lib.exercises import REGISTRY
 from course_lib.grading import notebooks
 
+pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "00_welcome.ipynb"
 STUDENT = ROOT / "notebooks" / "00_welcome.ipynb"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 FULLY_RUN = ("00_welcome.ipynb",)  # the whole notebook runs too; the rest: probe only (nbval runs them all)

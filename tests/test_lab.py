@@ -14,6 +14,8 @@ import pytest
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
+pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

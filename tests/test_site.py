@@ -7,6 +7,7 @@ run or ``make site``, and are skipped when there are none.
 """
 import functools
 import http.server
+import os
 import re
 import shutil
 import threading
@@ -127,6 +128,17 @@ def test_a_missing_readme_section_is_named():
         site.fill_landing("{readme:Nowhere}", "# T\n\n## Quick start\ntext\n")
 
 
+def test_without_chromium_the_browser_tests_skip_outside_ci_and_fail_under_ci():
+    assert require_chromium("/usr/bin/chromium", {"CI": "true"}) == "/usr/bin/chromium"
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        require_chromium(None, {})
+    with pytest.raises(pytest.skip.Exception):
+        require_chromium(None, {"CI": "false"})
+    for ci in ("true", "1"):
+        with pytest.raises(pytest.fail.Exception, match="CI needs Chromium"):
+            require_chromium(None, {"CI": ci})
+
+
 # --- the built site in a browser --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -143,14 +155,24 @@ def html(request):
     return site.build(execute_missing=False)
 
 
+def require_chromium(chromium: str | None, environ=os.environ) -> str:
+    """The browser to drive. Without one, the browser tests skip with one line that says how to run
+    them, except under CI (``CI=true``), where they are required and fail."""
+    if chromium is not None:
+        return chromium
+    how = "apt-get install -y chromium, then pytest -m site tests/test_site.py"
+    if environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI needs Chromium for the site's browser tests ({how}; .ci/run installs it)")
+    pytest.skip(f"no Chromium here, the site's browser tests are skipped ({how})")
+
+
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.fail("the site test needs Chromium: apt-get install -y chromium (.ci/run does it)")
+    chromium = require_chromium(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield browser
         browser.close()
 

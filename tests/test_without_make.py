@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `make check`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
