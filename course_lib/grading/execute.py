@@ -53,6 +53,7 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
         config.SandboxedKernelManager.prefix = bwrap.command(mounts, home=cwd)
         manager = {"kernel_manager_class": bwrap.SandboxedKernelManager}
         env = bwrap.environment(env)
+        bwrap.seed_home(cwd)
     client = NotebookClient(
         nb,
         config=config,
