@@ -51,7 +51,8 @@ def main() -> None:
         read = read_all(paths)
         print(f"{len(paths)} submissions ({', '.join(NOTEBOOKS)}; {COPIES} of each), whole notebook run + probe; "
               f"runs in the order {', '.join('sandbox' if s else 'plain' for s in order)}")
-        print(f"{'jobs':>4}  {'sandbox':>7}  {'s total':>8}  {'s per submission':>16}  {'full marks':>10}  {'ratio':>5}")
+        print(f"{'jobs':>4}  {'sandbox':>7}  {'s total':>8}  {'s per submission':>16}  {'full marks':>10}  "
+              f"{'ratio':>5}")
         for jobs in (1, 2):
             seconds = {False: 0.0, True: 0.0}
             for sandbox in order:

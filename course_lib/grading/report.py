@@ -127,7 +127,8 @@ def index(results: list[SubmissionResult], pngs: tuple[bytes, bytes], pages: lis
     images = "".join(f"<img alt=\"{alt}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">"
                      for alt, png in zip(("score histogram", "pass rate per exercise"), pngs))
     seeds = sorted({r.seed for r in results if r.seed is not None})
-    warning = f"<p><strong>Warning:</strong> {escape(NOT_SANDBOXED)}.</p>\n" if not all(r.sandboxed for r in results) else ""
+    unsandboxed = not all(r.sandboxed for r in results)
+    warning = f"<p><strong>Warning:</strong> {escape(NOT_SANDBOXED)}.</p>\n" if unsandboxed else ""
     body = (warning + f"<p>{len(results)} submissions; cases drawn from seed {', '.join(map(str, seeds))}. "
             + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ". Hover over a cell for the first "
             "problem; &#9873; marks an answer to read by hand (similar to the reference's source, or using "

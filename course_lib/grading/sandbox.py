@@ -76,11 +76,9 @@ def _same_path(option: str, path: str) -> list[str]:
 
 def python_paths() -> list[str]:
     """The folders of this Python (a venv and the interpreter it points to) and of ``course_lib``."""
-    import course_lib
-
     prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
                 str(Path(os.path.realpath(sys.executable)).parents[1])}
-    course = str(Path(course_lib.__file__).resolve().parent)
+    course = str(Path(__file__).resolve().parents[1])
     return sorted(p for p in prefixes | {course} if os.path.isdir(p))
 
 
