@@ -182,12 +182,11 @@ def test_the_correct_answers_of_every_attacker_still_score(attacked):
 
 @needs_bwrap
 @pytest.mark.slow
+@pytest.mark.parametrize("attacked", ["serial"], indirect=True)  # the one grading with the whole-notebook run
 @pytest.mark.parametrize("name", ["deletes_home_file", "writes_library", "reads_other_submission", "connects",
                                   "raises_memory_limit"])
 def test_each_attack_fails_inside_the_kernel(attacked, name):
-    """The whole-notebook run (serial mode) reports the error each attack met in the sandbox."""
-    if attacked["mode"] != "serial":
-        pytest.skip("only the whole-notebook run reports the cells' errors")
+    """The whole-notebook run reports the error each attack met in the sandbox."""
     notes = attacked["report"][name]["notes"]
     expected = attacked["errors"][name]
     assert len(notes) == 1 and f"raised {expected}" in notes[0], notes
