@@ -6,7 +6,7 @@ kernel sees a new root made of:
 
 - the system folders (``/usr``, ``/etc``, ...), the Python installation and the ``course_lib``
   package, all read-only (secrets of ``/etc`` that only root can read are masked);
-- a private ``/tmp`` and ``/dev/shm`` (small tmpfs), a minimal ``/dev``, its own ``/proc``;
+- a private ``/tmp`` and ``/dev/shm`` (small tmpfs), a minimal ``/dev`` (no GPU), its own ``/proc``;
 - the folders the grader hands it, at their own paths: read-only ones (the stubbed library, the
   cases) and writable ones (the working folder, which is also ``$HOME``; the IPC sockets).
 
@@ -37,8 +37,8 @@ SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc
            "/etc/sudoers", "/etc/sudoers.d")
 TMPFS_BYTES = 512 * 2**20  # /tmp and /dev/shm: RAM that the kernel's address-space limit does not count
 # what a kernel needs of the grader's environment; the rest (tokens, passwords) stays out
-ENV_NAMES = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "VIRTUAL_ENV",
-             "CONDA_PREFIX", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED",
+             "VIRTUAL_ENV", "CONDA_PREFIX", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
 ENV_PREFIXES = ("COURSE_", "LC_", "JPY_")
 README_HINT = 'see README, "Grading untrusted submissions"'
 NOT_SANDBOXED = f"graded without the sandbox: the kernels ran with your user rights ({README_HINT})"
