@@ -205,6 +205,7 @@ def test_without_bubblewrap_the_grader_says_so_in_one_line_and_goes_on(monkeypat
     assert use_sandbox(False, None) is False and capsys.readouterr().err == ""
 
 
+@pytest.mark.slow  # the command's start alone takes about 5 s
 def test_a_requested_sandbox_that_cannot_work_is_an_error_before_any_grading(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on it
     completed = course_grade([SOLUTION], tmp_path / "report.json", env, "--sandbox")
