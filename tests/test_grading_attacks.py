@@ -111,7 +111,8 @@ def probed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    """Attacks outside the exercise cells, graded as a teacher would (the whole notebook runs too)."""
+    """Attacks outside the exercise cells, graded as a teacher would (the whole notebook runs too), but
+    without the sandbox: the grader grades its in-memory copies and restores what the kernels wrote."""
     tmp = tmp_path_factory.mktemp("full-attacks")
     victim = tmp / "victim.ipynb"
     victim.write_bytes(SOLUTION.read_bytes())
@@ -133,8 +134,8 @@ def full_run(tmp_path_factory):
         victim,
     ]
     before = {p: p.read_bytes() for p in [*paths, LIBRARY_FILE]}
-    try:
-        completed, report = grade(paths, tmp)
+    try:  # without the sandbox (which stops these writes: tests/test_grading_sandbox.py), the grader's own defence
+        completed, report = grade(paths, tmp, "--no-sandbox")
     finally:  # never leave the checkout broken, even if the grader failed to restore it
         library_after = LIBRARY_FILE.read_bytes()
         LIBRARY_FILE.write_bytes(before[LIBRARY_FILE])
@@ -152,6 +153,7 @@ def test_the_released_check_would_accept_the_hard_coded_answer():
     assert verify(REGISTRY["0.2"], namespace["receptive_field"], torch.Generator().manual_seed(0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PROBE_ATTACKS)
 def test_no_attack_earns_a_point(probed, name):
     completed, report = probed
@@ -164,12 +166,14 @@ def test_no_attack_earns_a_point(probed, name):
                                            ("replaces_the_reference_and_hard_codes", "0.1"),
                                            ("replaces_the_reference_and_hard_codes", "0.2"),
                                            ("monkeypatches_comparisons", "0.1")])
+@pytest.mark.slow
 def test_wrong_answers_fail_with_the_first_mismatch_whatever_the_kernel_prints_or_patches(probed, name, exercise):
     _, report = probed
     status, _, detail = statuses(report, name)[exercise]
     assert status == "failed" and "rel_error" in detail and detail.startswith("case "), detail
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,exercise", [("uses_the_reference", "0.1"), ("uses_the_reference", "0.2"),
                                            ("displays_and_imports_the_reference", "0.2")])
 def test_delegating_to_the_reference_is_named(probed, name, exercise):
@@ -178,12 +182,14 @@ def test_delegating_to_the_reference_is_named(probed, name, exercise):
     assert status == "failed" and "is not available while grading" in detail, detail
 
 
+@pytest.mark.slow
 def test_an_endless_loop_and_endless_memory_are_stopped_and_named(probed):
     _, report = probed
     result = statuses(report, "loops_and_eats_memory")
     assert result["0.1"][0] == "timed out" and result["0.2"][0] == "out of memory", result
 
 
+@pytest.mark.slow
 def test_a_kernel_that_exits_is_an_error_not_a_crash_of_the_grader(probed):
     _, report = probed
     result = statuses(report, "exits")
@@ -191,6 +197,7 @@ def test_a_kernel_that_exits_is_an_error_not_a_crash_of_the_grader(probed):
     assert "the kernel stopped" in result["0.1"][2]
 
 
+@pytest.mark.slow
 def test_tampering_with_check_cells_earns_nothing_and_is_noted(full_run):
     _, report, _ = full_run
     assert statuses(report, "check_edited")["0.1"][0] == "not attempted"
@@ -201,6 +208,7 @@ def test_tampering_with_check_cells_earns_nothing_and_is_noted(full_run):
     assert all(r["points"] == 0 for n, r in report.items() if n.startswith("check_"))
 
 
+@pytest.mark.slow
 def test_overwritten_submissions_are_graded_from_the_copy_and_restored(full_run):
     completed, report, before = full_run
     assert report["overwriter"]["points"] == 0
@@ -213,6 +221,7 @@ def test_overwritten_submissions_are_graded_from_the_copy_and_restored(full_run)
     assert any("changed on disk" in note for note in report["victim"]["notes"])
 
 
+@pytest.mark.slow
 def test_a_submission_that_rewrites_the_library_gains_nothing_and_the_file_is_restored(full_run):
     completed, report, after = full_run
     assert report["library_writer"]["points"] == 0
@@ -221,6 +230,7 @@ def test_a_submission_that_rewrites_the_library_gains_nothing_and_the_file_is_re
     assert "arithmetic.py (the course's library) was modified during grading and is restored" in completed.stderr
 
 
+@pytest.mark.slow
 def test_loading_the_library_by_path_is_not_stopped_but_flagged(probed):
     """The limit the README states: a kernel can read the library's files. The cell is flagged."""
     _, report = probed

@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the run of the whole notebook (it only reports crashes; scores do not change)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="send one submission per task to the Dask cluster at ADDRESS (tcp://host:8786)")
+    p.add_argument("--sandbox", action=argparse.BooleanOptionalAction, default=None,
+                   help="run every kernel in a bubblewrap sandbox: no network, no file of yours but the course, "
+                        "read-only (default: on where bubblewrap works)")
 
     p = sub.add_parser("status", help="run your notebooks' exercises as the grader does; one table per notebook")
     p.add_argument("paths", nargs="*", type=Path, help="default: every notebook in notebooks/")
@@ -96,6 +99,7 @@ def grade_command(args, parser) -> int:
     from course_lib.grading.batch import grade_all, read_all, restore_changed, threads_per_kernel
     from course_lib.grading.grade import Options, format_table, releases, write_report
     from course_lib.grading.probe import library_snapshot, restore_library
+    from course_lib.grading.sandbox import NOT_SANDBOXED, SandboxUnavailable
 
     if args.timeout < 1:
         parser.error("--timeout must be at least 1 second")
@@ -106,9 +110,14 @@ def grade_command(args, parser) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(62)
     status = args.command == "status"
     scheduler = None if status else args.scheduler
+    try:
+        sandboxed = not status and use_sandbox(args.sandbox, scheduler)
+    except SandboxUnavailable as error:
+        print(f"course grade: --sandbox: {error}", file=sys.stderr)
+        return 2
     options = Options(seed=seed, timeout=args.timeout, memory=int(args.memory * 2**30) or None,
                       threads=1 if scheduler else threads_per_kernel(args.jobs),
-                      notebook_run=not status and args.notebook_run)
+                      notebook_run=not status and args.notebook_run, sandbox=sandboxed)
     paths = args.paths or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
     read = read_all(paths)
     library_snapshot()  # the course's own files, before any learner code runs
@@ -124,6 +133,8 @@ def grade_command(args, parser) -> int:
         if result.error:
             print(f"course {args.command}: {result.submission}: {result.error}", file=sys.stderr)
     print(f"cases drawn from seed {seed} (repeat with --seed {seed})")
+    if not status and not sandboxed:
+        print(f"warning: {NOT_SANDBOXED}")
     print(format_table(results))
     if status:
         graded = [r for r in results if not r.error]
@@ -136,6 +147,25 @@ def grade_command(args, parser) -> int:
 
             write_pages(results, args.report)
     return 2 if any(r.error for r in results) else 0
+
+
+def use_sandbox(requested: bool | None, scheduler: str | None) -> bool:
+    """Whether ``course grade`` runs its kernels in the sandbox: ``requested`` (``--sandbox`` /
+    ``--no-sandbox``), else wherever bubblewrap works here, saying so in one line where it does not.
+    Raises :class:`SandboxUnavailable` when it was requested and cannot work; with a Dask
+    ``scheduler`` the workers check for themselves (the grader's laptop may lack what they have)."""
+    from course_lib.grading.sandbox import README_HINT, SandboxUnavailable, unavailable_reason
+
+    if requested is False:
+        return False
+    reason = unavailable_reason()
+    if reason is None or (requested and scheduler):
+        return True
+    if requested:
+        raise SandboxUnavailable(f"bubblewrap not available: {reason}")
+    print(f"course grade: bubblewrap not available ({reason}): kernels run with your user rights; "
+          f"{README_HINT}", file=sys.stderr)
+    return False
 
 
 def lab(extra: list[str]) -> int:

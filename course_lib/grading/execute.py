@@ -9,6 +9,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
+from course_lib.grading import sandbox as bwrap
+
 TIMEOUT_ERROR = "CellTimeoutError"
 
 
@@ -20,10 +22,12 @@ def kernel_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] | None = None) -> int | None:
+def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] | None = None,
+            sandbox: bwrap.Sandbox | None = None) -> int | None:
     """Execute ``nb`` in place in a fresh kernel (environment ``env``, default :func:`kernel_env`).
     A cell that runs past ``timeout`` seconds is interrupted and gets an error output named
-    ``CellTimeoutError``; the following cells still run.
+    ``CellTimeoutError``; the following cells still run. With ``sandbox``, the kernel runs under
+    bubblewrap (:mod:`course_lib.grading.sandbox`) with ``cwd`` as its writable working folder and home.
 
     Returns None, or the index of the cell that was running when the kernel died (the remaining
     cells were not run).
@@ -38,10 +42,22 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
 
     # The kernel talks over IPC sockets, files in a folder of its own, not over TCP ports: kernels
     # started in parallel (``course grade --jobs``) could pick the same free port and fail to bind it.
+    # The connection file goes there too, so that a sandboxed kernel needs no other folder of the grader.
     sockets = tempfile.TemporaryDirectory(prefix="course-kernel-")
+    config = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets.name, "kernel"),
+                                       "connection_file": os.path.join(sockets.name, "connection.json")}})
+    env = env or kernel_env()
+    manager = {}
+    if sandbox is not None:
+        mounts = bwrap.Sandbox(sandbox.readable, (*sandbox.writable, sockets.name))
+        config.SandboxedKernelManager.prefix = bwrap.command(mounts, home=cwd)
+        manager = {"kernel_manager_class": bwrap.SandboxedKernelManager}
+        env = bwrap.environment(env)
+        bwrap.seed_home(cwd)
     client = NotebookClient(
         nb,
-        config=Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets.name, "kernel")}}),
+        config=config,
+        **manager,
         timeout=timeout,
         kernel_name="python3",
         allow_errors=allow_errors,
@@ -55,7 +71,7 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
     )
     try:
         with sockets:
-            client.execute(env=env or kernel_env())
+            client.execute(env=env)
     except DeadKernelError:
         return started[-1] if started else 0
     return None

@@ -34,6 +34,7 @@ import torch
 from course_lib.checks import CheckFailed, Exercise, compare_values
 from course_lib.exercises import REGISTRY, one_line
 from course_lib.grading import notebooks, probe
+from course_lib.grading import sandbox as bwrap
 from course_lib.grading.execute import error_of, execute, kernel_env, timed_out
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", probe.NOT_ATTEMPTED
@@ -45,13 +46,15 @@ KERNEL_DIED = "the kernel stopped (os._exit, a crash, or memory) while running"
 
 @dataclass(frozen=True)
 class Options:
-    """How to grade: the case seed, limits per cell and per kernel, and whether to run the notebook."""
+    """How to grade: the case seed, limits per cell and per kernel, whether to run the notebook, and
+    whether the kernels run in the bubblewrap sandbox (:mod:`course_lib.grading.sandbox`)."""
 
     seed: int
     timeout: int = 300  # seconds per cell
     memory: int | None = 8 * 2**30  # bytes of address space per kernel (None: no limit)
     threads: int = 1  # torch threads per kernel
     notebook_run: bool = True
+    sandbox: bool = False
 
 
 @dataclass
@@ -74,6 +77,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     error: str = ""
     seed: int | None = None
+    sandboxed: bool = False  # whether its kernels ran in the sandbox
 
     @property
     def points(self) -> float:
@@ -114,15 +118,17 @@ def releases(release_dir: Path) -> dict[str, str]:
 
 def grade(name: str, data: bytes, released: dict[str, str], options: Options) -> SubmissionResult:
     """Grade the submission ``data`` (the bytes of a notebook file called ``name``)."""
-    result = SubmissionResult(name, seed=options.seed)
+    result = SubmissionResult(name, seed=options.seed, sandboxed=options.sandbox)
     try:
+        if options.sandbox:  # on this machine: a Dask worker may lack what the grader's machine has
+            bwrap.require()
         submission = notebooks.parse(data)
         nb_id = notebooks.notebook_id(submission)
         if not nb_id:
             raise notebooks.NotebookError("not a notebook from this course (no course metadata)")
         if nb_id not in released:
             raise notebooks.NotebookError(f"unknown course notebook {nb_id!r} (not in the release)")
-    except notebooks.NotebookError as error:
+    except (notebooks.NotebookError, bwrap.SandboxUnavailable) as error:
         result.error = str(error)
         return result
     result.notebook = nb_id
@@ -178,7 +184,8 @@ def _notebook_run(submission, options: Options) -> list[str]:
             cell.outputs, cell.execution_count = [], None
     run.cells.insert(0, _limits_cell(options))
     with tempfile.TemporaryDirectory(prefix="course-grade-") as cwd:
-        died_at = execute(run, cwd=cwd, timeout=options.timeout, allow_errors=True, env=_kernel_env(options))
+        died_at = execute(run, cwd=cwd, timeout=options.timeout, allow_errors=True, env=_kernel_env(options),
+                          sandbox=bwrap.Sandbox() if options.sandbox else None)
     notes = []
     for index, cell in enumerate(run.cells[1:]):
         error = error_of(cell)
@@ -216,14 +223,15 @@ def _probe_run(submission, release, exercises, expected, options):
 
     Returns the kernel's answers by exercise id (None where no file came back) and, per exercise,
     what happened to its cells: {"source", "cell_error", "cell_timed_out", "answer_timed_out",
-    "died"}.
+    "died"}. In the sandbox the kernel reads ``lib`` and ``cases`` and writes ``answers`` and ``cwd``.
     """
     located = exercise_cells(submission, release)
     imports = probe.guarded_imports([c.source for c in release.cells if c.cell_type == "code"])
     with tempfile.TemporaryDirectory(prefix="course-probe-") as tmp:
         tmp = Path(tmp)
         probe.stub_references(tmp / "lib", exercises)
-        (tmp / "cwd").mkdir()
+        for folder in ("cases", "answers", "cwd"):
+            (tmp / folder).mkdir()
         run = nbformat.v4.new_notebook(cells=[_limits_cell(options), nbformat.v4.new_code_cell(imports)])
         cell_of = {}
         for exercise in exercises:
@@ -233,17 +241,18 @@ def _probe_run(submission, release, exercises, expected, options):
                 run.cells.append(nbformat.v4.new_code_cell(submission.cells[at].source))
         answer_of = {}
         for exercise in exercises:
-            cases_path, out_path = tmp / f"cases-{exercise.id}.pt", tmp / f"answer-{exercise.id}.pt"
+            cases_path, out_path = tmp / "cases" / f"{exercise.id}.pt", tmp / "answers" / f"{exercise.id}.pt"
             torch.save(expected[exercise.id][0], cases_path)
             answer_of[exercise.id] = len(run.cells)
             run.cells.append(nbformat.v4.new_code_cell(probe.answer_source(exercise.id, str(cases_path),
                                                                            str(out_path))))
         pythonpath = os.pathsep.join([str(tmp / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])])
+        mounts = bwrap.Sandbox(readable=(str(tmp / "lib"), str(tmp / "cases")), writable=(str(tmp / "answers"),))
         died_at = execute(run, cwd=str(tmp / "cwd"), timeout=options.timeout, allow_errors=True,
-                          env=_kernel_env(options, PYTHONPATH=pythonpath))
+                          env=_kernel_env(options, PYTHONPATH=pythonpath), sandbox=mounts if options.sandbox else None)
         answers = {}
         for exercise in exercises:
-            out_path = tmp / f"answer-{exercise.id}.pt"
+            out_path = tmp / "answers" / f"{exercise.id}.pt"
             try:
                 answers[exercise.id] = torch.load(out_path, weights_only=True) if out_path.is_file() else None
             except Exception as error:  # a file the kernel forged or broke

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from course_lib.grading.grade import PASSED, STATUSES, SubmissionResult, flags
+from course_lib.grading.sandbox import NOT_SANDBOXED
 
 STYLE = """<style>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -126,7 +127,9 @@ def index(results: list[SubmissionResult], pngs: tuple[bytes, bytes], pages: lis
     images = "".join(f"<img alt=\"{alt}\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">"
                      for alt, png in zip(("score histogram", "pass rate per exercise"), pngs))
     seeds = sorted({r.seed for r in results if r.seed is not None})
-    body = (f"<p>{len(results)} submissions; cases drawn from seed {', '.join(map(str, seeds))}. "
+    unsandboxed = not all(r.sandboxed for r in results)
+    warning = f"<p><strong>Warning:</strong> {escape(NOT_SANDBOXED)}.</p>\n" if unsandboxed else ""
+    body = (warning + f"<p>{len(results)} submissions; cases drawn from seed {', '.join(map(str, seeds))}. "
             + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ". Hover over a cell for the first "
             "problem; &#9873; marks an answer to read by hand (similar to the reference's source, or using "
             "import machinery or file access).</p>\n"
