@@ -27,7 +27,7 @@ from torchvision.ops import box_iou
 
 from course_lib.validate import check_int
 
-__all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "boundary_map",
+__all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "matched_mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
            "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y",
            "average_precision", "mean_average_precision", "coco_average_precision"]
@@ -112,6 +112,20 @@ def mean_iou(pred, target, num_classes: int, ignore_index: int | None = None) ->
     if iou.isnan().all():
         raise ValueError("no pixel to score (all are ignore_index)")
     return iou.nanmean().item()
+
+
+def matched_mean_iou(clusters, target, num_classes: int) -> float:
+    """:func:`mean_iou` of an unsupervised grouping: ``clusters`` (labels ``0 .. num_classes - 1`` that name
+    groups, not classes) are first renamed by the one-to-one matching of clusters to classes that maximises
+    the pixels they share (the Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``), the usual
+    score of unsupervised segmentation (e.g. Ji et al., "Invariant Information Clustering", ICCV 2019, §4)."""
+    from scipy.optimize import linear_sum_assignment
+
+    shared = confusion_matrix(clusters, target, num_classes)  # row: class, column: cluster
+    classes, groups = linear_sum_assignment(shared.numpy(), maximize=True)
+    rename = torch.empty(num_classes, dtype=torch.long)
+    rename[torch.as_tensor(groups)] = torch.as_tensor(classes)
+    return mean_iou(rename[_as_tensor(clusters, "clusters").long()], target, num_classes)
 
 
 # --- boundaries ------------------------------------------------------------------------------------

@@ -72,3 +72,18 @@ def test_icnet_bad_input():
         ICNet(3)(torch.rand(1, 3, 100, 128))
     with pytest.raises(ValueError, match="does not fit"):
         ICNet(3).eval()(torch.rand(1, 3, 64, 64))       # the heavy branch's map is 4 x 4 < bin 6
+
+
+def test_nearest_label_downsampling_then_bilinear_upsampling_shows_masks_1_5_px_down_and_right():
+    """Why CascadeLoss upsamples the scores instead of downsampling the labels: a square's labels kept at
+    pixel 4i and shown where bilinear upsampling puts score i (4i + 1.5) move by +1.5 px on both axes."""
+    index = torch.arange(64.0)
+    shifts = []
+    for corner in range(16, 24):  # every phase of the square against the 4 x 4 grid
+        mask = torch.zeros(1, 1, 64, 64)
+        mask[..., corner:corner + 21, corner + 1:corner + 22] = 1
+        shown = F.interpolate(F.interpolate(mask, scale_factor=0.25, mode="nearest"), size=(64, 64),
+                              mode="bilinear", align_corners=False)[0, 0]
+        centre = [(m.sum(axis) * index).sum() / m.sum() for m in (shown, mask[0, 0]) for axis in (1, 0)]
+        shifts.append((centre[0] - centre[2], centre[1] - centre[3]))
+    assert torch.tensor(shifts).mean(0).tolist() == pytest.approx([1.5, 1.5])

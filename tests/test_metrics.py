@@ -228,3 +228,18 @@ def test_psnr_y_explains_a_border_too_wide_and_mismatched_shapes():
         psnr_y(x, x, border=4)
     with pytest.raises(ValueError, match="shape"):
         psnr_y(x, x[:, :6], border=1)
+
+
+def test_matched_mean_iou_is_the_best_mean_iou_over_renamings_of_the_clusters():
+    import itertools
+
+    from course_lib.metrics import matched_mean_iou
+
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        target = torch.randint(0, 4, (2, 9, 9), generator=generator)
+        clusters = torch.where(torch.rand(target.shape, generator=generator) < 0.7, (target + 2) % 4,
+                               torch.randint(0, 4, target.shape, generator=generator))
+        best = max(mean_iou(torch.tensor(order)[clusters], target, 4) for order in itertools.permutations(range(4)))
+        assert matched_mean_iou(clusters, target, 4) == pytest.approx(best)
+    assert matched_mean_iou((target + 1) % 4, target, 4) == 1.0  # only the names differ
