@@ -8,10 +8,12 @@ from torchvision.ops.poolers import LevelMapper
 
 from course_lib.data import ShapesDataset
 from course_lib.metrics import coco_average_precision
-from course_lib.models.mask_rcnn import (MaskHeadOnly, TrainingLosses, ablation_summary, evaluate_mask_head, fpn_level, mask_loss,
+from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, TrainingLosses, ablation_summary, cell_gradient,
+                                         evaluate_mask_head, fpn_level, mask_loss,
                                          mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn,
                                          total_loss, train_mask_head)
 from course_lib.metrics import mean_average_precision
+from course_lib.ops.receptive_field import support_centre
 from course_lib.weights import cached_weights_path
 
 
@@ -131,7 +133,8 @@ def test_coco_ap_refuses_mismatched_lists(shapes):
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])
-@pytest.mark.parametrize("pooling, loss", [("RoIAlign", "sigmoid"), ("RoIPool", "sigmoid"), ("RoIAlign", "softmax")])
+@pytest.mark.parametrize("pooling, loss", [("RoIAlign", "sigmoid"), ("RoIAlign, aligned=True", "sigmoid"),
+                                           ("RoIPool", "sigmoid"), ("RoIAlign", "softmax")])
 def test_mask_head_ablation_runs(shapes, stride, pooling, loss):
     torch.manual_seed(0)
     model = MaskHeadOnly(stride, pooling, loss)
@@ -152,6 +155,34 @@ def test_ablation_summary_is_mean_and_sample_std_over_seeds_with_paired_gaps():
     assert summary[8, "RoIAlign - RoIPool", "sigmoid"] == pytest.approx({"mean": 0.1, "std": 0.1, "n": 3})  # 0.1, 0, 0.2
     assert summary[8, "RoIAlign", "softmax"] == {"mean": 0.2, "std": 0.0, "n": 1}
     assert (8, "RoIAlign - RoIPool", "softmax") not in summary
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+def test_a_backbone_cell_sits_where_the_roialign_of_the_ablation_reads_it(stride):
+    """The input gradient of cell i is centred on pixel coordinate i * stride + 1/2 (CELL_CENTRE),
+    and "RoIAlign" pools a map of its cells' pixel centres into the bins' pixel centres, while
+    aligned=True reads it (stride - 1) / 2 pixels off."""
+    gradient, i = cell_gradient(stride)
+    assert support_centre(gradient) == (i * stride + CELL_CENTRE,) * 2
+
+    rows, columns = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+    centres = torch.stack([columns * stride + CELL_CENTRE, rows * stride + CELL_CENTRE])[None]
+    box = torch.tensor([[1.3, 2.1, 5.6, 6.4]]) * stride
+    bins = (torch.arange(14) + 0.5) / 14
+    expected_x, expected_y = box[0, 0] + bins * (box[0, 2] - box[0, 0]), box[0, 1] + bins * (box[0, 3] - box[0, 1])
+    for pooling, shift in (("RoIAlign", 0.0), ("RoIAlign, aligned=True", (stride - 1) / 2)):
+        pooled = MaskHeadOnly(stride, pooling).pool(centres, [box])[0]
+        torch.testing.assert_close(pooled[0], (expected_x - shift).expand(14, -1), atol=1e-4, rtol=0)
+        torch.testing.assert_close(pooled[1], (expected_y - shift)[:, None].expand(-1, 14), atol=1e-4, rtol=0)
+
+
+def test_ablation_summary_pairs_every_roialign_with_roipool():
+    rows = [dict(stride=8, pooling=pooling, mask_loss="sigmoid", seed=seed, mean_iou=value + seed)
+            for pooling, value in (("RoIAlign", 0.5), ("RoIAlign, aligned=True", 0.25), ("RoIPool", 0.0))
+            for seed in (0, 1)]
+    summary = ablation_summary(rows)
+    assert summary[8, "RoIAlign - RoIPool", "sigmoid"] == pytest.approx({"mean": 0.5, "std": 0.0, "n": 2})
+    assert summary[8, "RoIAlign, aligned=True - RoIPool", "sigmoid"] == pytest.approx({"mean": 0.25, "std": 0.0, "n": 2})
 
 
 def test_mask_head_refuses_bad_settings():

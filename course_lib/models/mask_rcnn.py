@@ -44,12 +44,13 @@ from tqdm.auto import tqdm
 from course_lib.config import pick
 from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
 from course_lib.metrics import coco_average_precision
+from course_lib.ops.receptive_field import effective_receptive_field
 from course_lib.train import fit
 from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
-           "MaskHeadOnly", "train_mask_head", "evaluate_mask_head", "ablation_summary", "MaskRCNNRecipe", "mask_rcnn_recipe",
+           "MaskHeadOnly", "CELL_CENTRE", "POOLINGS", "cell_gradient", "paired_gaps", "gap_verdict", "train_mask_head", "evaluate_mask_head", "ablation_summary", "MaskRCNNRecipe", "mask_rcnn_recipe",
            "train_small_mask_rcnn", "predict_instances", "instance_ap", "mask_head_ablation", "stage_seconds"]
 
 ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
@@ -222,7 +223,8 @@ def total_loss(losses: dict, _targets=None) -> torch.Tensor:
 
 # --- Table 2b-d in miniature: the mask head alone, on ground-truth boxes --------------------------
 
-POOLINGS = ("RoIAlign", "RoIPool")
+POOLINGS = ("RoIAlign", "RoIAlign, aligned=True", "RoIPool")
+CELL_CENTRE = 0.5  # pixel coordinate of the centre of cell 0 of conv_stages, at every stride
 MASK_LOSSES = ("sigmoid", "softmax")
 
 
@@ -230,10 +232,20 @@ class MaskHeadOnly(nn.Module):
     """Backbone features of one ``stride`` (8, 16, 32, ...), RoI pooling and the mask branch; no RPN
     and no box head, so that the pooling (or the mask loss) is the only difference between runs.
 
-    ``pooling``: ``"RoIAlign"`` (14 × 14, 2 × 2 samples per bin, ``aligned=True``) or ``"RoIPool"``
-    (14 × 14 max over rounded bins). ``mask_loss``: ``"sigmoid"`` (one binary mask per class,
-    §3) or ``"softmax"`` (a multinomial over background and classes at every pixel, the FCN way;
-    Table 2b). ``forward(images, boxes)`` → mask logits ``(K, num_classes, 28, 28)``.
+    Where is a feature cell? Each 3 × 3/2 convolution with padding 1 centres its output ``i`` on
+    its input ``2 i``, so cell ``i`` of :func:`conv_stages` is centred on pixel ``i · stride``, at
+    the pixel coordinate ``i · stride + ½`` (:data:`CELL_CENTRE`; notebook 04 measures it from
+    the input gradient of one cell). ``pooling``:
+
+    * ``"RoIAlign"``: 14 × 14, 2 × 2 samples per bin, with that convention (the boxes moved by
+      −½ pixel, then ``aligned=False``: the pixel coordinate ``x`` is the cell ``(x − ½) / stride``);
+    * ``"RoIAlign, aligned=True"``: the same with the convention of ``aligned=True``, cell ``i`` at
+      ``(i + ½) · stride``, which reads every feature ``(stride − 1) / 2`` pixels off for this backbone;
+    * ``"RoIPool"``: 14 × 14 max over rounded bins.
+
+    ``mask_loss``: ``"sigmoid"`` (one binary mask per class, §3) or ``"softmax"`` (a multinomial over
+    background and classes at every pixel, the FCN way; Table 2b). ``forward(images, boxes)`` →
+    mask logits ``(K, num_classes, 28, 28)``.
     """
 
     def __init__(self, stride: int, pooling: str = "RoIAlign", mask_loss: str = "sigmoid", num_classes: int = 4,
@@ -252,12 +264,19 @@ class MaskHeadOnly(nn.Module):
         self.predictor = MaskRCNNPredictor(channels, channels, num_classes)
 
     def forward(self, images: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
-        features = self.features((images - 0.5) / 0.25)
+        return self.predictor(self.head(self.pool(self.features((images - 0.5) / 0.25), boxes)))
+
+    def pool(self, features: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
+        """``(B, C, H, W)`` features and one ``(N_i, 4)`` tensor of boxes per image, in pixels →
+        ``(K, C, 14, 14)`` by the model's ``pooling``."""
         if self.pooling == "RoIAlign":
+            pooled = roi_align(features, [b - CELL_CENTRE for b in boxes], 14, 1 / self.stride, sampling_ratio=2,
+                               aligned=False)
+        elif self.pooling == "RoIAlign, aligned=True":
             pooled = roi_align(features, boxes, 14, 1 / self.stride, sampling_ratio=2, aligned=True)
         else:
             pooled = roi_pool(features, boxes, 14, 1 / self.stride)
-        return self.predictor(self.head(pooled))
+        return pooled
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """:func:`mask_loss` for ``"sigmoid"``; per-pixel cross-entropy over background and classes
@@ -273,6 +292,21 @@ class MaskHeadOnly(nn.Module):
         if self.mask_loss == "sigmoid":
             return logits[chosen, labels].sigmoid()
         return (logits.argmax(1) == labels[:, None, None]).float()
+
+
+def cell_gradient(stride: int, image_size: int = 192, seeds=(0, 1, 2, 3)) -> tuple[torch.Tensor, int]:
+    """Where is a feature cell? ``|∂ cell / ∂ image|`` of the centre cell of
+    ``MaskHeadOnly(stride).features`` (summed over its channels), summed over one random
+    initialisation and input per seed so that no pixel of the receptive field reads 0 by chance:
+    the ``(image_size, image_size)`` map and the cell's index ``i`` (its row and column).
+    :func:`~course_lib.ops.receptive_field.support_centre` of the map is where the cell sits."""
+    total = torch.zeros(image_size, image_size)
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            features = MaskHeadOnly(stride).features
+        total += effective_receptive_field(features, (1, 3, image_size, image_size), seed=seed)
+    return total, image_size // stride // 2
 
 
 def _jitter(boxes: torch.Tensor, generator: torch.Generator, amount: float) -> torch.Tensor:
@@ -345,7 +379,8 @@ class MaskRCNNRecipe:
     horizontal flips only and 7 epochs, peak rates of 1e-3, 2e-3 and 4e-3 reached mask AP 0.625, 0.687
     and 0.691 (AP50 0.821, 0.874, 0.889); one RoIAlign sample per bin (:func:`small_mask_rcnn`) made
     room for 10 epochs in the same time. The ablations train :class:`MaskHeadOnly` for
-    ``ablation_steps`` steps per setting and seed.
+    ``ablation_steps`` steps per setting and seed, every pooling at ``strides`` in the benchmark,
+    at ``notebook_strides`` in the notebook (what fits its time).
     """
 
     image_size: int
@@ -357,6 +392,7 @@ class MaskRCNNRecipe:
     batch_size: int = 8
     lr: float = 4e-3
     strides: tuple[int, ...] = (8, 16, 32)
+    notebook_strides: tuple[int, ...] = (8, 32)
 
 
 def mask_rcnn_recipe() -> MaskRCNNRecipe:
@@ -406,8 +442,9 @@ def instance_ap(model: nn.Module, dataset) -> dict[str, dict[str, float]]:
 def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
     """Train and score :class:`MaskHeadOnly` for every ``(stride, pooling, mask_loss)`` in
     ``settings`` and every seed of the recipe: one row per run with ``mean_iou`` and ``iou75``."""
-    train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance")
-    val_set = ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance")
+    # drawn once into lists: every run reads the same images, without drawing them again
+    train_set = list(ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance"))
+    val_set = list(ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance"))
     rows = []
     for stride, pooling, loss in tqdm(settings, desc="settings"):
         for seed in recipe.ablation_seeds:
@@ -423,18 +460,39 @@ def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
 def ablation_summary(rows: list[dict], key: str = "mean_iou") -> dict[tuple, dict[str, float]]:
     """The rows of :func:`mask_head_ablation` grouped by ``(stride, pooling, mask_loss)``: the mean of
     ``key`` over the seeds, its sample standard deviation (0 for one seed) and the runs' count.
-    Also, under ``(stride, "RoIAlign - RoIPool", mask_loss)`` where both poolings ran with the same
-    seeds: the same statistics of the per-seed difference (paired by seed)."""
+    Also, under ``(stride, "<pooling> - RoIPool", mask_loss)`` for each RoIAlign pooling that ran
+    with the same seeds as RoIPool: the same statistics of the per-seed difference (paired by seed)."""
     groups: dict[tuple, dict[int, float]] = {}
     for row in rows:
         groups.setdefault((row["stride"], row["pooling"], row["mask_loss"]), {})[row["seed"]] = row[key]
     for (stride, pooling, loss), align in list(groups.items()):
         pool = groups.get((stride, "RoIPool", loss))
-        if pooling == "RoIAlign" and pool is not None and pool.keys() == align.keys():
-            groups[stride, "RoIAlign - RoIPool", loss] = {seed: align[seed] - pool[seed] for seed in align}
+        if pooling.startswith("RoIAlign") and pool is not None and pool.keys() == align.keys():
+            groups[stride, f"{pooling} - RoIPool", loss] = {seed: align[seed] - pool[seed] for seed in align}
     return {group: {"mean": statistics.fmean(values.values()),
                     "std": statistics.stdev(values.values()) if len(values) > 1 else 0.0, "n": len(values)}
             for group, values in groups.items()}
+
+
+def paired_gaps(rows: list[dict], stride: int, pooling: str, key: str = "mean_iou",
+                baseline: str = "RoIPool", mask_loss: str = "sigmoid") -> list[float]:
+    """Per seed, ``key`` of ``pooling`` minus ``key`` of ``baseline`` at ``stride``, from the rows
+    of :func:`mask_head_ablation` (seeds where both ran, in seed order)."""
+    runs = {(r["pooling"], r["seed"]): r[key] for r in rows if r["stride"] == stride and r["mask_loss"] == mask_loss}
+    seeds = sorted(seed for p, seed in runs if p == pooling and (baseline, seed) in runs)
+    return [runs[pooling, seed] - runs[baseline, seed] for seed in seeds]
+
+
+def gap_verdict(gaps: list[float]) -> str:
+    """In words, what per-seed gaps say: ahead or behind in every seed, or mixed (the sign
+    depends on the seed: within the spread between trainings)."""
+    if len(gaps) < 2:
+        return "one seed only: no spread to judge the gap by"
+    if all(g > 0 for g in gaps):
+        return f"ahead in all {len(gaps)} seeds"
+    if all(g < 0 for g in gaps):
+        return f"behind in all {len(gaps)} seeds"
+    return "ahead in some seeds, behind in others: within the spread between trainings"
 
 
 @torch.inference_mode()

@@ -18,7 +18,7 @@ from torch import nn
 from course_lib.arithmetic import receptive_field
 from course_lib.validate import check_module
 
-__all__ = ["receptive_field_size", "effective_receptive_field", "extent"]
+__all__ = ["receptive_field_size", "effective_receptive_field", "extent", "support_centre"]
 
 
 def receptive_field_size(layers: Sequence[tuple[int, int, int]]) -> int:
@@ -60,3 +60,15 @@ def extent(gradient: torch.Tensor) -> tuple[int, float]:
         raise ValueError("the gradient is zero everywhere: no receptive field to measure")
     height, width = int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1
     return max(height, width), len(rows) / (height * width)
+
+
+def support_centre(gradient: torch.Tensor) -> tuple[float, float]:
+    """The centre ``(y, x)`` of the bounding box of the non-zero pixels of a gradient map, in pixel
+    coordinates (pixel ``p`` covers ``[p, p + 1)``, so a support of pixels 3..5 is centred at 4.5):
+    where the output unit sits on the input, for a receptive field that is symmetric about it."""
+    if not isinstance(gradient, torch.Tensor) or gradient.ndim != 2:
+        raise ValueError(f"gradient must be an (H, W) tensor, got {getattr(gradient, 'shape', type(gradient).__name__)}")
+    rows, cols = torch.nonzero(gradient, as_tuple=True)
+    if len(rows) == 0:
+        raise ValueError("the gradient is zero everywhere: no support to locate")
+    return (float(rows.min() + rows.max()) / 2 + 0.5, float(cols.min() + cols.max()) / 2 + 0.5)

@@ -7,9 +7,15 @@ Both cut a fixed ``output_size`` grid of bins out of a feature map for every reg
   pooled features by up to half a cell (16 px at stride 32), which hurts pixel-accurate masks.
 * **RoIAlign** (Mask R-CNN §3) rounds nothing: it places ``sampling_ratio × sampling_ratio``
   regularly spaced points in each bin, reads each by bilinear interpolation of the four nearest
-  cells (:func:`bilinear_interpolate`), and averages them. With ``aligned=True`` a box corner at
-  pixel coordinate ``x`` maps to ``x * spatial_scale - 0.5``: continuous coordinates where cell
-  ``i`` is centred at ``i + 0.5``, the convention that makes the op exact (Detectron2).
+  cells (:func:`bilinear_interpolate`), and averages them (:func:`roi_align_one_box`).
+
+Where is a feature cell? In *cell coordinates* the value of cell ``i`` sits at ``i`` (that is
+what :func:`bilinear_interpolate` reads). A box corner at pixel coordinate ``x`` (pixel ``p``
+covers ``[p, p + 1)``) becomes the cell coordinate ``x * spatial_scale - offset``, where the offset
+says where cell 0 is centred: ``aligned=True`` (offset ½) for cell ``i`` centred at pixel
+``(i + ½) / spatial_scale``, as for a map that averages blocks of pixels or the image itself at
+scale 1; ``aligned=False`` (offset 0) for ``i / spatial_scale``. Which one is right depends on the
+network that made the map; notebook 04 measures it for its backbone.
 
 Conventions are torchvision's (``torchvision.ops.roi_pool`` / ``roi_align``, which these match to
 float precision; see ``tests/test_roi_align.py``): ``boxes`` is a ``(K, 5)`` tensor of
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["roi_pool", "roi_align", "bilinear_interpolate", "rois_from_boxes"]
+__all__ = ["roi_pool", "roi_align", "roi_align_one_box", "bilinear_interpolate", "rois_from_boxes"]
 
 
 def _pair(output_size) -> tuple[int, int]:
@@ -122,35 +128,48 @@ def bilinear_interpolate(feature: torch.Tensor, y: torch.Tensor, x: torch.Tensor
     return value * ~outside
 
 
+def roi_align_one_box(feature: torch.Tensor, box: torch.Tensor, output_size, spatial_scale: float = 1.0,
+                      sampling_ratio: int = 2, aligned: bool = True) -> torch.Tensor:
+    """RoIAlign of one box (Mask R-CNN §3, Fig. 3): a ``(C, H, W)`` map and a ``(4,)`` box
+    ``x1, y1, x2, y2`` in pixels → ``(C, *output_size)``, every position in the map's dtype.
+
+    1. The box in cells: ``x * spatial_scale``, minus ½ when ``aligned`` (cell ``i`` is centred at
+       pixel ``(i + ½) / spatial_scale``; without ``aligned`` at ``i / spatial_scale``). Without
+       ``aligned``, a box narrower than one cell is widened to one cell (the original op).
+    2. ``output_size`` equal bins, no rounding.
+    3. In each bin, ``sampling_ratio × sampling_ratio`` samples at the centres of a regular
+       sub-grid (``sampling_ratio <= 0``: ``ceil(bin size)`` per side), each read by
+       :func:`bilinear_interpolate`, then averaged.
+    """
+    pooled_h, pooled_w = _pair(output_size)
+    x1, y1, x2, y2 = box.to(feature.dtype) * spatial_scale - (0.5 if aligned else 0.0)
+    roi_w, roi_h = x2 - x1, y2 - y1
+    if not aligned:
+        roi_w, roi_h = roi_w.clamp(min=1), roi_h.clamp(min=1)
+    bin_h, bin_w = roi_h / pooled_h, roi_w / pooled_w
+    grid_h = sampling_ratio if sampling_ratio > 0 else int(bin_h.ceil())
+    grid_w = sampling_ratio if sampling_ratio > 0 else int(bin_w.ceil())
+    if grid_h == 0 or grid_w == 0:  # an empty box with aligned=True: nothing to sample
+        return feature.new_zeros(feature.shape[0], pooled_h, pooled_w)
+    # sample centres: bin i, sub-cell s -> y1 + i * bin_h + (s + 0.5) * bin_h / grid_h
+    iy, ix = (torch.arange(n, dtype=feature.dtype, device=feature.device)
+              for n in (pooled_h * grid_h, pooled_w * grid_w))
+    ys = y1 + (iy // grid_h) * bin_h + (iy % grid_h + 0.5) * bin_h / grid_h
+    xs = x1 + (ix // grid_w) * bin_w + (ix % grid_w + 0.5) * bin_w / grid_w
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    samples = bilinear_interpolate(feature, y, x)
+    return samples.reshape(-1, pooled_h, grid_h, pooled_w, grid_w).mean(dim=(2, 4))
+
+
 def roi_align(features: torch.Tensor, boxes, output_size, spatial_scale: float = 1.0,
               sampling_ratio: int = -1, aligned: bool = False) -> torch.Tensor:
-    """RoIAlign (Mask R-CNN §3, Fig. 3): ``(B, C, H, W)`` features, K boxes → ``(K, C, *output_size)``.
-
-    The box ``x * spatial_scale (- 0.5 if aligned)`` is split into ``output_size`` equal bins with
-    no rounding; each bin averages ``sampling_ratio²`` bilinear samples at the centres of a regular
-    sub-grid (``sampling_ratio <= 0``: ``ceil(bin size)`` samples per side, chosen per box).
-    Without ``aligned``, boxes narrower than one cell are widened to one cell (the original op).
-    """
+    """RoIAlign (Mask R-CNN §3, Fig. 3): ``(B, C, H, W)`` features, K boxes → ``(K, C, *output_size)``,
+    :func:`roi_align_one_box` for each box (torchvision's defaults: ``sampling_ratio=-1``,
+    ``aligned=False``)."""
     _check_features(features)
-    pooled_h, pooled_w = _pair(output_size)
+    _pair(output_size)
     rois = rois_from_boxes(boxes, len(features))
-    out = features.new_zeros(len(rois), features.shape[1], pooled_h, pooled_w)
-    offset = 0.5 if aligned else 0.0
-    for k, roi in enumerate(rois):
-        x1, y1, x2, y2 = roi[1:] * spatial_scale - offset
-        roi_w, roi_h = x2 - x1, y2 - y1
-        if not aligned:
-            roi_w, roi_h = roi_w.clamp(min=1), roi_h.clamp(min=1)
-        bin_h, bin_w = roi_h / pooled_h, roi_w / pooled_w
-        grid_h = sampling_ratio if sampling_ratio > 0 else int(bin_h.ceil())
-        grid_w = sampling_ratio if sampling_ratio > 0 else int(bin_w.ceil())
-        if grid_h == 0 or grid_w == 0:  # an empty box with aligned=True: nothing to sample
-            continue
-        # sample centres: bin i, sub-cell s → y1 + i * bin_h + (s + 0.5) * bin_h / grid_h
-        iy, ix = (torch.arange(n, device=features.device) for n in (pooled_h * grid_h, pooled_w * grid_w))
-        ys = y1 + (iy // grid_h) * bin_h + (iy % grid_h + 0.5) * bin_h / grid_h
-        xs = x1 + (ix // grid_w) * bin_w + (ix % grid_w + 0.5) * bin_w / grid_w
-        y, x = torch.meshgrid(ys, xs, indexing="ij")
-        samples = bilinear_interpolate(features[int(roi[0])], y, x)
-        out[k] = samples.reshape(-1, pooled_h, grid_h, pooled_w, grid_w).mean(dim=(2, 4))
-    return out
+    if not len(rois):
+        return features.new_zeros(0, features.shape[1], *_pair(output_size))
+    return torch.stack([roi_align_one_box(features[int(roi[0])], roi[1:], output_size, spatial_scale,
+                                          sampling_ratio, aligned) for roi in rois])
