@@ -175,3 +175,15 @@ def test_held_out_pairs_and_evaluation():
     assert scores["reference"]["psnr_under"] == math.inf and scores["reference"]["detail_over"] == 0
     assert set(scores) == {"reference", "gamma", "HE", "CLAHE"} and scores["HE"]["psnr_over"] < math.inf
     assert enhance(SICE(4), frame).shape == frame.shape
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_train_networks_passes_verbose_to_fit_for_both_networks(verbose, monkeypatch):
+    import course_lib.models.sice as sice
+
+    seen = []
+    monkeypatch.setattr(sice, "fit", lambda *args, **kwargs: seen.append(kwargs["verbose"]) or {})
+    monkeypatch.setattr(sice, "enhancement_training_data", lambda recipe: torch.utils.data.TensorDataset(
+        torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)))
+    networks = sice.train_networks(EnhanceRecipe(image_size=32, n_patches=4, epochs=1), seed=0, verbose=verbose)
+    assert list(networks) == ["SICE", "one-stage"] and seen == [verbose, verbose]

@@ -97,3 +97,12 @@ def test_compare_sr_reports_held_out_psnr_and_time_per_model():
     assert results["bicubic"]["mean"] == pytest.approx(sum(expected.values()) / len(expected))
     with pytest.raises(ValueError, match="multiple of scale"):
         compare_sr({"bicubic": Bicubic(3)}, 3, output_size=31)
+
+
+def test_train_sr_gives_fit_its_plot_title(monkeypatch):
+    import course_lib.models.srcnn as srcnn
+
+    seen = {}
+    monkeypatch.setattr(srcnn, "fit", lambda *args, **kwargs: seen.update(kwargs) or {})
+    srcnn.train_sr(SRCNN(3), SRRecipe(n_patches=4, epochs=1), plot=False, title="SRCNN 9-1-5")
+    assert seen["title"] == "SRCNN 9-1-5" and seen["plot"] is False

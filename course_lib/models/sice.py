@@ -278,8 +278,9 @@ def sice_loss(output: torch.Tensor, target: torch.Tensor, detail_weight: float =
     return F.l1_loss(output, target) + detail_weight * F.l1_loss(detail_out, frequency_split(target)[1])
 
 
-def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = None) -> dict:
-    """Train ``model`` (RGB frame -> RGB reference) with ``recipe``; the history of ``train.fit``."""
+def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = None, verbose: bool = True) -> dict:
+    """Train ``model`` (RGB frame -> RGB reference) with ``recipe``; the history of ``train.fit``
+    (``plot`` and ``verbose`` as there: ``verbose=False`` keeps the per-epoch lines out, the progress bar stays)."""
     check_module(model)
     loader = torch.utils.data.DataLoader(enhancement_training_data(recipe), batch_size=recipe.batch_size,
                                          shuffle=True, generator=torch.Generator().manual_seed(recipe.seed))
@@ -287,18 +288,21 @@ def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = 
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
                                                     steps_per_epoch=len(loader))
     return fit(model, lambda out, ref: sice_loss(out, ref, recipe.detail_weight), loader, epochs=recipe.epochs,
-               optimizer=optimizer, scheduler=scheduler, plot=plot)
+               optimizer=optimizer, scheduler=scheduler, plot=plot, verbose=verbose)
 
 
-def train_networks(recipe: EnhanceRecipe, seed: int = 0, plot: bool | None = False) -> dict[str, tuple[nn.Module, dict]]:
+def train_networks(recipe: EnhanceRecipe, seed: int = 0, plot: bool | None = False,
+                   verbose: bool = True) -> dict[str, tuple[nn.Module, dict]]:
     """``{"SICE": (model, history), "one-stage": (model, history)}``: the two-stage network of width
     ``recipe.width`` and its same-size control (:func:`one_stage_like`), initialised from ``seed`` and
-    trained on the data of ``recipe`` with ``seed`` (the spread over seeds tells a real effect from luck)."""
+    trained on the data of ``recipe`` with ``seed`` (the spread over seeds tells a real effect from luck).
+    ``plot`` and ``verbose`` go to :func:`train_enhancer`: by default no plot and a line per epoch."""
     recipe = replace(recipe, seed=check_int("seed", seed, 0))
     torch.manual_seed(seed)
     two_stage = SICE(recipe.width)
     networks = {"SICE": two_stage, "one-stage": one_stage_like(two_stage)}
-    return {name: (model, train_enhancer(model, recipe, plot=plot)) for name, model in networks.items()}
+    return {name: (model, train_enhancer(model, recipe, plot=plot, verbose=verbose))
+            for name, model in networks.items()}
 
 
 @torch.no_grad()
