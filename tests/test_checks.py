@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import check
+from course_lib.exercises import check
 from course_lib.arithmetic import conv_output_size
 from course_lib.checks import CheckFailed, Exercise, compare_values, rel_error, verify
 from course_lib.exercises import REGISTRY, build_registry

@@ -202,7 +202,7 @@ def test_bottleneck_cannot_be_dilated_and_asymmetric():
 # --- exercise checks (notebook 03) ------------------------------------------------------------------
 
 def test_exercise_checks_pass_the_reference_and_catch_a_missing_residual(capsys):
-    from course_lib import check
+    from course_lib.exercises import check
 
     class NoResidual(RegularBottleneck):
         def forward(self, x):

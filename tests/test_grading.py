@@ -137,7 +137,7 @@ def test_status_prints_a_table_per_notebook_and_a_total():
 # --- grade: a tiny notebook, for the time limit (attacks: tests/test_grading_attacks.py) -----------------------------
 
 def _tiny_release(folder: Path):
-    cells = [new_code_cell("from course_lib import check", id="imports"),
+    cells = [new_code_cell("from course_lib.exercises import check", id="imports"),
              new_code_cell("def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
                            "    ### BEGIN SOLUTION\n    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1\n"
                            "    ### END SOLUTION", id="ex1"),

@@ -131,7 +131,7 @@ def test_style_transfer_objective_is_the_weighted_sum_of_its_terms():
 
 
 def test_exercise_checks_accept_the_reference_and_reject_wrong_answers(capsys):
-    from course_lib import check
+    from course_lib.exercises import check
     from course_lib.exercises.perceptual import low_light
     from course_lib.losses.perceptual import style_transfer_objective
     from course_lib.models.transformer_net import ResidualBlock
@@ -172,7 +172,7 @@ def test_exercise_checks_accept_the_reference_and_reject_wrong_answers(capsys):
 
 
 def test_a_training_step_that_learns_nothing_fails_the_check(capsys):
-    from course_lib import check
+    from course_lib.exercises import check
 
     def frozen(net, loss_network, optimizer, inputs, targets, layer="relu2_2"):
         with torch.no_grad():  # no graph: the loss is right, the network does not change
