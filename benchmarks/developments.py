@@ -9,7 +9,8 @@ Notebook 05b (second half): backbones, pyramid pooling, the ICNet cascade, self-
 Runs the notebook's recipe, ``course_lib.models.developments.developments_recipe()``. The claims:
 the CRF raises mean IoU and boundary F1 of the FCN on held-out shapes for every seed (DeepLab v1,
 VOC12 val: 59.8 -> 63.7 mean IoU); a 3x3 stride-2 transposed convolution starts with a checkerboard
-that training only slowly removes (Odena et al. 2016), resize-convolution never has one.
+that training only slowly removes (Odena et al. 2016), resize-convolution never has one. It also
+prints mean IoU and boundary F1 against the CRF's kernel weights (notebook 05a's sweep).
 
 What earlier versions of notebook 05b's recipes measured (full mode, kept here rather than in the notebook):
 
@@ -36,23 +37,24 @@ from torch.utils.data import DataLoader
 from course_lib import setup
 from course_lib.data import NUM_CLASSES, ShapesDataset
 from course_lib.metrics import boundary_f1, mean_iou, psnr
-from course_lib.models.developments import (UPSAMPLING, developments_recipe, refinements, train_decoder,
-                                            upsampling_pairs)
+from course_lib.models.developments import (UPSAMPLING, crf_weight_sweep, developments_recipe, refinements,
+                                            train_decoder, upsampling_pairs)
 from course_lib.models.backbones import compare_backbones, degradation_experiment, degradation_recipe
 from course_lib.models.fcn import FCN
 from course_lib.models.icnet import cascade_experiment, icnet_recipe
 from course_lib.models.pspnet import pyramid_experiment, pyramid_recipe
-from course_lib.models.self_training import semi_supervised_experiment, semi_supervised_recipe
+from course_lib.models.self_training import SemiSupervisedRecipe, semi_supervised_experiment, semi_supervised_recipe
 from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.train import fit, predict
 
 
 def crf_rows(recipe, device):
-    """Mean IoU and boundary F1 of the FCN, + SLIC vote and + dense CRF on held-out shapes, per seed."""
+    """Mean IoU and boundary F1 of the FCN, + SLIC vote and + dense CRF on held-out shapes, per seed;
+    and the dense CRF's with its kernel weights scaled by each of ``recipe.crf_weight_scales``."""
     fcn_recipe = recipe.fcn
     train = ShapesDataset(fcn_recipe.n_train, size=fcn_recipe.image_size, seed=0)
     images, masks = map(torch.stack, zip(*ShapesDataset(fcn_recipe.n_val, size=fcn_recipe.image_size, seed=1)))
-    scores = {}
+    scores, sweep = {}, {}
     for seed in recipe.seeds:
         torch.manual_seed(seed)
         model = FCN(NUM_CLASSES, recipe.fcn_variant, backbone="compact")
@@ -64,7 +66,9 @@ def crf_rows(recipe, device):
         for name, labels in refinements(images, probabilities, recipe).items():
             scores.setdefault(name, []).append((mean_iou(labels, masks, NUM_CLASSES), boundary_f1(labels, masks)))
         print(f"seed {seed}: refinements of {len(images)} images in {time.perf_counter() - start:.1f} s")
-    return scores
+        for scale, values in crf_weight_sweep(images, probabilities, masks, recipe, NUM_CLASSES).items():
+            sweep.setdefault(scale, []).append(values)
+    return scores, sweep
 
 
 def checkerboard_rows(recipe, device):
@@ -86,7 +90,7 @@ def main():
     device = setup()
     recipe = developments_recipe()
     start = time.perf_counter()
-    crf = crf_rows(recipe, device)
+    crf, sweep = crf_rows(recipe, device)
     board = checkerboard_rows(recipe, device)
     print(f"\nFCN-{recipe.fcn_variant} on shapes {recipe.fcn.image_size}px ({recipe.fcn.n_train} train, {recipe.fcn.n_val} held-out "
           f"images), seeds {recipe.seeds}: mean and spread (max - min) over the seeds")
@@ -95,6 +99,12 @@ def main():
         miou, bf1 = zip(*values)
         print(f"{name:>14} {statistics.mean(miou):9.3f} {max(miou) - min(miou):6.3f} {statistics.mean(bf1):12.3f} "
               f"{max(bf1) - min(bf1):6.3f}  " + ", ".join(f"{m:.3f}/{b:.3f}" for m, b in values))
+    print("\ndense CRF with both kernel weights scaled (0: the network alone)")
+    print(f"{'scale':>6} {'mean IoU':>9} {'±':>6} {'boundary F1':>12} {'±':>6}")
+    for scale, values in sweep.items():
+        miou, bf1 = zip(*values)
+        print(f"{scale:6g} {statistics.mean(miou):9.3f} {max(miou) - min(miou):6.3f} {statistics.mean(bf1):12.3f} "
+              f"{max(bf1) - min(bf1):6.3f}")
     print(f"\n2x upsampling decoders ({recipe.decoder_images} pairs, {recipe.decoder_epochs} epochs), 64 held-out images")
     print(f"{'upsampling':>22} {'checkerboard after 1 epoch':>27} {'at the end':>11} {'PSNR dB':>8}")
     for name, (first, last, db) in board.items():
@@ -124,7 +134,8 @@ def main_05b():
     degradation = degradation_experiment(degradation_recipe(), device)
     pyramid = pyramid_experiment(replace(pyramid_recipe(), seeds=PYRAMID_SEEDS), device)
     cascades = [cascade_experiment(replace(icnet_recipe(), seed=seed), device) for seed in ICNET_SEEDS]
-    semi = semi_supervised_experiment(semi_supervised_recipe(), device)
+    # the notebook's recipe, with the whole curve of labelled fractions (the notebook runs 1/8 and 1)
+    semi = semi_supervised_experiment(replace(semi_supervised_recipe(), fractions=SemiSupervisedRecipe.fractions), device)
 
     print(f"\ntorchvision backbones, random weights, one {degradation_recipe().backbone_size}-px image, this CPU, one run")
     print(f"{'backbone':>14} {'year':>5} {'params M':>9} {'GFLOPs':>7} {'ms':>8}")

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from course_lib.ops.crf import CRFParams, check_probabilities, dense_crf, mean_field_update, pairwise_kernel
+from course_lib.ops.crf import (CRFParams, check_probabilities, dense_crf, mean_field_update, message_weight,
+                                 pairwise_kernel)
 from course_lib.ops.superpixels import superpixel_vote
 
 PARAMS = CRFParams(w_appearance=4.0, theta_alpha=2.0, theta_beta=0.3, w_smoothness=2.0, theta_gamma=1.0)
@@ -125,3 +126,32 @@ def test_superpixel_vote_gives_each_superpixel_its_majority_label():
         superpixel_vote(image, noisy[:, :8])
     with pytest.raises(ValueError, match="integer"):
         superpixel_vote(image, noisy.float())
+
+
+def test_window_of_the_notebooks_run_equals_the_brute_force_crf_cut_to_that_window():
+    """Notebook 05a's CRF: the recipe's widths and the default window, radius ⌈2·θ_α⌉ = 12, on an image
+    taller than the window (27 rows), so pairs 13 or more rows apart are dropped, as in the run."""
+    params = CRFParams()
+    assert math.ceil(2 * params.theta_alpha) == 12
+    image, p = _inputs(2, b=1, h=27, w=3)
+    image = (image > 0.5).double() * 0.4                     # a few flat colours: the appearance kernel matters
+    q = dense_crf(image, p.double(), iterations=2, params=params)[0]
+    torch.testing.assert_close(q, brute_force_crf(image[0], p[0], 2, params, radius=12), atol=1e-9, rtol=0)
+    assert not torch.allclose(q, brute_force_crf(image[0], p[0], 2, params), atol=1e-6, rtol=0)
+
+
+def test_message_weight_is_the_row_sum_of_the_dense_kernel():
+    image, _ = _inputs(3, b=2, h=6, w=5)
+    dense = pairwise_kernel(image, PARAMS).sum(-1).reshape(2, 6, 5)
+    torch.testing.assert_close(message_weight(image, PARAMS, radius=10), dense, atol=1e-5, rtol=1e-5)
+
+
+def test_message_weight_in_a_flat_region_is_the_sum_of_both_gaussians_over_the_window():
+    """K&K eq. 3 in one colour: every neighbour gets w1·exp(-d²/2θα²) + w2·exp(-d²/2θγ²)."""
+    params, radius = CRFParams(), 12
+    expected = sum(params.w_appearance * math.exp(-(dy * dy + dx * dx) / (2 * params.theta_alpha**2))
+                   + params.w_smoothness * math.exp(-(dy * dy + dx * dx) / (2 * params.theta_gamma**2))
+                   for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx)
+    flat = torch.full((1, 3, 40, 40), 0.3, dtype=torch.float64)
+    assert message_weight(flat, params)[0, 20, 20].item() == pytest.approx(expected, rel=1e-12)
+    assert 1000 < expected < 1100                   # far above any unary gap, log(1e8) = 18.4

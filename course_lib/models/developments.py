@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -21,14 +21,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.config import pick
 from course_lib.data import ShapesDataset
+from course_lib.metrics import boundary_f1, mean_iou
 from course_lib.models.fcn import FCNRecipe, bilinear_kernel, fcn_recipe
 from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.ops.crf import CRFParams, dense_crf
 from course_lib.ops.superpixels import superpixel_vote
 from course_lib.train import fit, predict
 
-__all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack",
-           "DevelopmentsRecipe", "developments_recipe", "upsampling_pairs", "train_decoder", "refinements"]
+__all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack", "DevelopmentsRecipe",
+           "developments_recipe", "upsampling_pairs", "train_decoder", "refinements", "scaled_crf", "crf_weight_sweep"]
 
 UPSAMPLING = ("deconv 3x3", "deconv 4x4 bilinear", "resize-conv")
 
@@ -95,6 +96,7 @@ class DevelopmentsRecipe:
     seeds: tuple[int, ...] = (0, 1, 2)
     crf: CRFParams = CRFParams()
     crf_iterations: int = 5
+    crf_weight_scales: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 1.0)
     slic_segments: int = 100
     slic_compactness: float = 30.0
     decoder_images: int = 512
@@ -142,3 +144,20 @@ def refinements(images: torch.Tensor, probabilities: torch.Tensor, recipe: Devel
     return {"FCN": labels,
             "+ SLIC vote": superpixel_vote(images, labels, recipe.slic_segments, recipe.slic_compactness),
             "+ dense CRF": dense_crf(images, probabilities, recipe.crf_iterations, recipe.crf).argmax(1)}
+
+
+def scaled_crf(params: CRFParams, scale: float) -> CRFParams:
+    """``params`` with both kernel weights (``w_appearance``, ``w_smoothness``) multiplied by ``scale``."""
+    return replace(params, w_appearance=scale * params.w_appearance, w_smoothness=scale * params.w_smoothness)
+
+
+def crf_weight_sweep(images: torch.Tensor, probabilities: torch.Tensor, masks: torch.Tensor,
+                     recipe: DevelopmentsRecipe, num_classes: int) -> dict[float, tuple[float, float]]:
+    """``{scale: (mean IoU, boundary F1)}`` of the dense CRF's labels with the recipe's kernel weights
+    times each of ``recipe.crf_weight_scales`` (widths and iterations unchanged); scale 0 is the network."""
+    scores = {}
+    for scale in (0.0, *recipe.crf_weight_scales):
+        labels = (dense_crf(images, probabilities, recipe.crf_iterations, scaled_crf(recipe.crf, scale)).argmax(1)
+                  if scale else probabilities.argmax(1))
+        scores[scale] = (mean_iou(labels, masks, num_classes), boundary_f1(labels, masks))
+    return scores

@@ -32,7 +32,7 @@ import torch
 
 from course_lib.validate import check_float_batch, check_image_batch, check_int
 
-__all__ = ["CRFParams", "pairwise_kernel", "mean_field_update", "dense_crf", "check_probabilities"]
+__all__ = ["CRFParams", "pairwise_kernel", "mean_field_update", "dense_crf", "message_weight", "check_probabilities"]
 
 
 @dataclass(frozen=True)
@@ -123,20 +123,25 @@ def dense_crf(image: torch.Tensor, probabilities: torch.Tensor, iterations: int 
     check_image_batch(image, "image")
     check_probabilities(probabilities, image)
     check_int("iterations", iterations, 0)
-    radius = math.ceil(2 * params.theta_alpha) if radius is None else check_int("radius", radius, 0)
-    radius = min(radius, max(image.shape[-2:]) - 1)
+    radius = _window_radius(image, params, radius)
     chunk = 8  # images at a time: the window's weights take (2·radius + 1)² x H x W floats per image
     return torch.cat([_mean_field(image[i:i + chunk], probabilities[i:i + chunk], iterations, params, radius)
                       for i in range(0, len(image), chunk)])
 
 
-def _mean_field(image, probabilities, iterations: int, params: CRFParams, radius: int) -> torch.Tensor:
-    log_p = probabilities.clamp_min(1e-8).log()
+def _window_radius(image: torch.Tensor, params: CRFParams, radius: int | None) -> int:
+    radius = math.ceil(2 * params.theta_alpha) if radius is None else check_int("radius", radius, 0)
+    return min(radius, max(image.shape[-2:]) - 1)
+
+
+def _window_weights(image: torch.Tensor, params: CRFParams, radius: int):
+    """``(weights, offsets)``: ``k(f_i, f_i+offset)`` as a ``(B, 1, H, W)`` map for each offset
+    ``(dy, dx)`` of the window but ``(0, 0)``; 0 where the neighbour lies outside the image."""
     pad = [radius] * 4
     image_padded = torch.nn.functional.pad(image, pad)
-    inside = torch.nn.functional.pad(torch.ones_like(image[:, :1]), pad)   # 0 outside the image
+    inside = torch.nn.functional.pad(torch.ones_like(image[:, :1]), pad)
     offsets = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
-    weights = []                     # k(f_i, f_i+offset) for each offset: (B, 1, H, W), fixed over the iterations
+    weights = []
     for dy, dx in offsets:
         distance = dy * dy + dx * dx
         colour = (_shifted(image_padded, dy, dx, radius) - image).square().sum(1, keepdim=True)
@@ -144,6 +149,24 @@ def _mean_field(image, probabilities, iterations: int, params: CRFParams, radius
                                              - colour / (2 * params.theta_beta**2))
              + params.w_smoothness * math.exp(-distance / (2 * params.theta_gamma**2)))
         weights.append(k * _shifted(inside, dy, dx, radius))
+    return weights, offsets
+
+
+def message_weight(image: torch.Tensor, params: CRFParams = CRFParams(), radius: int | None = None) -> torch.Tensor:
+    """``Σ_j k(f_i, f_j)`` over :func:`dense_crf`'s window, a ``(B, H, W)`` map: the most the messages can
+    add to one label's log-probability in a mean-field step (all neighbours agreeing). The unary
+    differences it competes with are ``log P_i(l) - log P_i(l')``, at most ``log(1e8) ≈ 18.4`` after
+    the ``1e-8`` floor: where this sum is far larger, the CRF's answer inside a region of one colour
+    is its neighbours' majority, whatever the network said there."""
+    check_image_batch(image, "image")
+    weights, _ = _window_weights(image, params, _window_radius(image, params, radius))
+    return sum(weights)[:, 0]
+
+
+def _mean_field(image, probabilities, iterations: int, params: CRFParams, radius: int) -> torch.Tensor:
+    log_p = probabilities.clamp_min(1e-8).log()
+    pad = [radius] * 4
+    weights, offsets = _window_weights(image, params, radius)   # fixed over the iterations
     q = probabilities
     for _ in range(iterations):
         q_padded = torch.nn.functional.pad(q, pad)
