@@ -29,7 +29,7 @@ def test_pseudo_labels_bad_input():
         pseudo_labels(scores.softmax(1), 1.5)
 
 
-def test_mean_teacher_is_the_moving_average_of_the_student():
+def test_ema_teacher_is_the_moving_average_of_the_student():
     """One step with ema 0.25: teacher = 0.25 * start + 0.75 * student, and BatchNorm statistics the student's."""
     recipe = SemiSupervisedRecipe(steps=1, batch_size=2, ema=0.25, warmup=0.5)
     torch.manual_seed(0)

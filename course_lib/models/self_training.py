@@ -37,8 +37,8 @@ from course_lib.models.pspnet import IGNORE_INDEX, PSPNet, train_segmentation
 from course_lib.ops.crf import check_probabilities
 from course_lib.train import predict
 
-__all__ = ["chroma_clusters", "pseudo_labels", "SemiSupervisedRecipe", "semi_supervised_recipe", "ema_teacher_self_training",
-           "EMA_TEACHER_STEP_COST", "semi_supervised_experiment"]
+__all__ = ["chroma_clusters", "pseudo_labels", "SemiSupervisedRecipe", "semi_supervised_recipe",
+           "ema_teacher_self_training", "EMA_TEACHER_STEP_COST", "semi_supervised_experiment"]
 
 EMA_TEACHER_STEP_COST = 7 / 3
 """What one :func:`ema_teacher_self_training` step costs in supervised steps of the same batch size: the
@@ -52,7 +52,8 @@ def chroma_clusters(images: torch.Tensor, k: int, restarts: int = 10, seed: int 
     k-means groups all pixels of all images into ``k`` clusters: the grouping of lowest distortion over
     ``restarts`` starts drawn from ``seed`` (``scipy.cluster.vq.kmeans``, then ``vq`` to assign the pixels).
     Returns the ``(N, H, W)`` int64 cluster of each pixel; score it with
-    :func:`course_lib.metrics.matched_mean_iou`."""
+    :func:`course_lib.metrics.matched_mean_iou`. SciPy's k-means drops a centre that ends up with no pixel,
+    so fewer than ``k`` clusters may come back."""
     from scipy.cluster.vq import kmeans, vq
 
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
@@ -106,10 +107,11 @@ class SemiSupervisedRecipe:
 
 
 def semi_supervised_recipe() -> SemiSupervisedRecipe:
-    """Full mode: 256 scenes, 512 steps a run, two seeds; fast mode: 256 scenes, fractions 1/8 and 1, 32 steps,
-    one seed."""
+    """Notebook 05b's recipe. Full mode: 256 scenes, 512 steps a run, two seeds, the labelled fractions 1/8
+    and 1 (``benchmarks/developments.py`` adds 1/4 and 1/2: :data:`SemiSupervisedRecipe.fractions`);
+    fast mode: 256 scenes, fractions 1/8 and 1, 32 steps, one seed."""
     return pick(fast=SemiSupervisedRecipe(n_train=256, n_val=64, fractions=(0.125, 1.0), steps=32, seeds=(0,)),
-                full=SemiSupervisedRecipe())
+                full=SemiSupervisedRecipe(fractions=(0.125, 1.0)))
 
 
 def _epochs(recipe: SemiSupervisedRecipe, n: int) -> int:
