@@ -117,7 +117,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
                         generator=torch.Generator().manual_seed(0))
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9)
     return fit(model, nn.CrossEntropyLoss(), loader, epochs=recipe.epochs, optimizer=optimizer, device=device,
-               plot=plot, title=title)
+               plot=plot, title=title, verbose=False)
 
 
 def degradation_experiment(recipe: DegradationRecipe, device=None, plot: bool = False) -> dict:

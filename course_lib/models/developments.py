@@ -132,7 +132,7 @@ def train_decoder(kind: str, train: tuple[torch.Tensor, torch.Tensor], val_low: 
     optimizer = torch.optim.Adam(decoder.parameters(), lr=recipe.decoder_lr)
     scores = [checkerboard_score(predict(decoder, val_low), border=2)]
     for _ in range(recipe.decoder_epochs):
-        fit(decoder, nn.MSELoss(), loader, epochs=1, optimizer=optimizer, device=device, plot=False)
+        fit(decoder, nn.MSELoss(), loader, epochs=1, optimizer=optimizer, device=device, plot=False, verbose=False)
         scores.append(checkerboard_score(predict(decoder, val_low), border=2))
     return decoder.cpu(), scores
 

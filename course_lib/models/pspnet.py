@@ -143,7 +143,7 @@ def train_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tens
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader),
                                                         pct_start=warmup)
     return fit(model, loss_fn, loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler, device=device,
-               plot=plot, title=title)
+               plot=plot, title=title, verbose=False)  # a progress bar, not a line per epoch: experiments train many
 
 
 def pyramid_experiment(recipe: PyramidRecipe, device=None, plot: bool = False) -> dict:
