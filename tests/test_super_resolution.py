@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.data.degrade import upscale
+from course_lib.data.degrade import cubic_upscale, upscale
 from course_lib.metrics import rgb_to_ycbcr, ycbcr_to_rgb
 from course_lib.models.espcn import ESPCN, icnr, pixel_shuffle
 from course_lib.models.srcnn import (SRCNN, Bicubic, SRRecipe, compare_sr, evaluate_sr, held_out_pairs, sr_training_data,
@@ -106,3 +106,10 @@ def test_train_sr_gives_fit_its_plot_title(monkeypatch):
     monkeypatch.setattr(srcnn, "fit", lambda *args, **kwargs: seen.update(kwargs) or {})
     srcnn.train_sr(SRCNN(3), SRRecipe(n_patches=4, epochs=1), plot=False, title="SRCNN 9-1-5")
     assert seen["title"] == "SRCNN 9-1-5" and seen["plot"] is False
+
+
+def test_bicubic_takes_keys_parameter():
+    x = torch.rand(1, 1, 6, 5, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(Bicubic(3)(x), F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False))
+    torch.testing.assert_close(Bicubic(3, a=-0.5)(x), cubic_upscale(x, 3, -0.5))
+    assert not torch.allclose(Bicubic(3, a=-0.5)(x), Bicubic(3)(x))

@@ -20,7 +20,7 @@ from torch import nn
 
 from course_lib.config import pick
 from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
-from course_lib.data.degrade import downscale, modcrop, random_patches
+from course_lib.data.degrade import cubic_upscale, downscale, modcrop, random_patches
 from course_lib.metrics import psnr_y, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from course_lib.profiling import latency
 from course_lib.train import fit
@@ -35,14 +35,18 @@ def _check_scale(scale) -> int:
 
 
 class Bicubic(nn.Module):
-    """The baseline: bicubic interpolation by ``scale`` (no parameters)."""
+    """The baseline: bicubic interpolation by ``scale`` (no parameters), with Keys' kernel of
+    parameter ``a``: PyTorch's ``-0.75`` (``F.interpolate``) by default, ``-0.5`` for MATLAB's
+    ``imresize``, which the papers' bicubic numbers use (``data.degrade.cubic_upscale``)."""
 
-    def __init__(self, scale: int = 3):
+    def __init__(self, scale: int = 3, a: float = -0.75):
         super().__init__()
-        self.scale = _check_scale(scale)
+        self.scale, self.a = _check_scale(scale), float(a)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        if self.a == -0.75:
+            return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return cubic_upscale(x, self.scale, self.a)
 
 
 class SRCNN(nn.Module):
