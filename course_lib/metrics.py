@@ -31,7 +31,7 @@ from course_lib.validate import check_int
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "matched_mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
            "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y", "high_frequency_power",
-           "high_frequency_ratio",
+           "high_frequency_ratio", "subpixel_pattern_share",
            "average_precision", "mean_average_precision", "coco_average_precision"]
 
 
@@ -367,6 +367,25 @@ def high_frequency_ratio(x, y, border: int = 0, cutoff: float = 0.15, reduction:
     """
     x, y = _y_cropped(x, y, border, "high_frequency_ratio")
     return _reduce(high_frequency_power(x, cutoff) / high_frequency_power(y, cutoff), reduction)
+
+
+def subpixel_pattern_share(images: torch.Tensor, period: int) -> torch.Tensor:
+    """The share of a grey image's variance that its position inside each ``period x period`` block
+    explains, per image: ``||T - mean||^2 / ||I - mean||^2`` with ``T`` the image of the block-position
+    means (each pixel replaced by the mean of all pixels at the same position modulo ``period``).
+    Equivalently the share of its power at the frequencies ``k / period`` cycles/px: a pattern that
+    repeats every ``period`` pixels, as the sub-pixel grid of a pixel shuffle by ``period``, gives 1;
+    white noise about ``period^2 / (H W)``. ``images``: ``(H, W)``, ``(1, H, W)`` or ``(N, 1, H, W)``
+    with ``period`` dividing ``H`` and ``W``; returns ``(N,)``."""
+    images = _as_tensor(images, "images")
+    period = check_int("period", period, 1, expected="a positive int (the block side, e.g. the scale)")
+    batch = images.reshape(-1, 1, *images.shape[-2:]).to(torch.promote_types(images.dtype, torch.float32))
+    h, w = batch.shape[-2:]
+    if h % period or w % period:
+        raise ValueError(f"subpixel_pattern_share: period {period} does not divide the image size {h}x{w}")
+    centred = batch - batch.mean((-2, -1), keepdim=True)
+    block_means = F.pixel_unshuffle(centred, period).mean((-2, -1))  # (N, period^2): one per position
+    return block_means.pow(2).sum(1) * (h * w // period**2) / centred.pow(2).sum((-3, -2, -1))
 
 
 # --- detection -------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from course_lib.data import sample_image
 from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, confusion_matrix,
                                 iou_per_class, mean_iou, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim,
-                                ssim_y, ycbcr_to_rgb, high_frequency_power, high_frequency_ratio)
+                                ssim_y, ycbcr_to_rgb, high_frequency_power, high_frequency_ratio,
+                               subpixel_pattern_share)
 
 
 def _labels(seed, shape=(2, 9, 7), num_classes=4):
@@ -281,3 +282,16 @@ def test_high_frequency_ratio_is_one_for_the_truth_and_below_for_a_blur():
     torch.testing.assert_close(per_image, expected)
     with pytest.raises(ValueError, match="cutoff"):
         high_frequency_ratio(truth, truth, cutoff=0.9)
+
+
+def test_subpixel_pattern_share_is_the_power_at_multiples_of_one_over_the_period():
+    g = torch.Generator().manual_seed(8)
+    image = torch.rand(2, 1, 12, 15, dtype=torch.float64, generator=g)
+    power = torch.fft.fft2(image - image.mean((-2, -1), keepdim=True)).abs().pow(2)
+    at_multiples = power[..., ::4, ::5].sum((-3, -2, -1))  # u = k H / 3, v = l W / 3
+    torch.testing.assert_close(subpixel_pattern_share(image, 3), at_multiples / power.sum((-3, -2, -1)))
+    tile = torch.rand(3, 3, dtype=torch.float64, generator=g)
+    assert subpixel_pattern_share(tile.repeat(10, 10), 3).item() == pytest.approx(1.0)
+    assert subpixel_pattern_share(torch.rand(300, 300, generator=g), 3).item() < 1e-3
+    with pytest.raises(ValueError, match="divide"):
+        subpixel_pattern_share(torch.rand(10, 9), 3)
