@@ -80,7 +80,6 @@ NOT_YET_CONVERTED = {
     "08_distillation",
     "09_image_enhancement",
     "10_reflection_removal",
-    "11_super_resolution",
 }
 
 

@@ -158,16 +158,18 @@ def style_transfer_objective(output: torch.Tensor, features_output: Mapping[str,
 
 
 def fine_tune_sr_perceptual(model: nn.Module, recipe: PerceptualSRRecipe, seed: int, loss: PerceptualLoss | None = None,
-                            plot: bool | None = None, title: str | None = None) -> dict:
+                            plot: bool | None = None, title: str | None = None, verbose: bool = True) -> dict:
     """Super resolution with the feature reconstruction loss (Johnson et al. 2016, §4.2: Eq. 2 at
     relu2_2 instead of a per-pixel loss): fine-tune ``model`` (low-resolution Y to high-resolution Y,
     e.g. an MSE-trained ESPCN) in place with ``recipe``,
     its patches drawn by ``seed``. Y is clipped to [0, 1] and repeated to 3 channels for the loss
     network. ``loss``: a ``PerceptualLoss`` to reuse (default: built from the recipe). Returns the
-    history of ``train_sr`` (progress bar; loss plot headed ``title`` unless ``plot=False``)."""
+    history of ``train_sr`` (progress bar; loss plot headed ``title`` unless ``plot=False``;
+    ``verbose=False``: no per-epoch lines)."""
     loss = loss or PerceptualLoss([recipe.layer], source=recipe.source)
 
     def on_luminance(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return loss(output.clamp(0, 1).expand(-1, 3, -1, -1), target.clamp(0, 1).expand(-1, 3, -1, -1))
 
-    return train_sr(model, replace(recipe.fine_tune, seed=seed), loss_fn=on_luminance, plot=plot, title=title)
+    return train_sr(model, replace(recipe.fine_tune, seed=seed), loss_fn=on_luminance, plot=plot, title=title,
+                    verbose=verbose)

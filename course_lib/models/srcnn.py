@@ -129,9 +129,10 @@ def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
 
 
 def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool | None = None,
-             title: str | None = None) -> dict:
+             title: str | None = None, verbose: bool = True) -> dict:
     """Train ``model`` (low-resolution Y to high-resolution Y) with ``recipe``; the history of ``fit``,
-    which shows a progress bar and, in a notebook, a loss plot headed ``title`` (``plot=False``: none).
+    which shows a progress bar and, in a notebook, a loss plot headed ``title`` (``plot=False``: none;
+    ``verbose=False``: no per-epoch lines either).
 
     The model is moved to the ``channels_last`` memory format first (in place): on a CPU its
     convolutions then run about 1.4x faster, with the same results up to rounding."""
@@ -143,7 +144,7 @@ def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool 
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
                                                     steps_per_epoch=len(loader))
     return fit(model, loss_fn, loader, epochs=recipe.epochs, optimizer=optimizer, scheduler=scheduler, plot=plot,
-               title=title)
+               title=title, verbose=verbose)
 
 
 def held_out_pairs(scale: int = 3) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
