@@ -47,7 +47,7 @@ import torch
 from course_lib import pick, setup
 from course_lib.data.reflection import reflection_training_pairs
 from course_lib.losses import PerceptualLoss, fine_tune_sr_perceptual
-from course_lib.metrics import rgb_to_y, subpixel_pattern_share
+from course_lib.metrics import change_correlation, rgb_to_y, subpixel_pattern_share
 from course_lib.models.espcn import ESPCN
 from course_lib.models.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, LinearLightSeparationNet, SeparationNet,
                                           evaluate_separation, fit_smoothness_prior, linear_light_recipe,
@@ -100,7 +100,8 @@ def super_resolution_perceptual(espcn, control_seeds=(1,)) -> list:
     relu2_2 of the course-trained VGG-19, each of its seeds), and as a control the same fine-tuning
     through the random VGG-19 (``source="offline"``, ``control_seeds``; about 6x slower per seed).
     Prints PSNR, SSIM and fine detail (``high_frequency_ratio``) on the held-out images, mean ± sd over
-    seeds, and the share of the change that repeats every ``scale`` pixels (``subpixel_pattern_share``).
+    seeds, the share of the change that repeats every ``scale`` pixels (``subpixel_pattern_share``) and
+    its correlation with what the MSE network missed (``change_correlation``).
 
     History: the notebook first fine-tuned 2,048 patches x 3 epochs through the random VGG with
     0.01 MSE added, and PSNR moved by -0.03 dB with SSIM unchanged; the course-trained loss network is
@@ -122,13 +123,15 @@ def super_resolution_perceptual(espcn, control_seeds=(1,)) -> list:
             fine_tune_sr_perceptual(model, recipe, seed, loss=loss, plot=False, verbose=False)
             seconds = time.perf_counter() - start
             per_seed.append(sr_quality(model, scale))
-            shares.append(statistics.mean(
-                subpixel_pattern_share(rgb_to_y(super_resolve(model, low)) - rgb_to_y(super_resolve(espcn, low)),
-                                       scale).item() for low, _ in pairs.values()))
+            outputs = [(super_resolve(model, low), super_resolve(espcn, low), high) for low, high in pairs.values()]
+            shares.append((statistics.mean(subpixel_pattern_share(rgb_to_y(new) - rgb_to_y(old), scale).item()
+                                           for new, old, _ in outputs),
+                           statistics.mean(change_correlation(new, old, high, scale).item()
+                                           for new, old, high in outputs)))
             print(f"  {source} loss network, seed {seed}: {seconds:.0f} s of fine-tuning")
         return {key: [mean_over_images(q, key) for q in per_seed] for key in ("psnr", "ssim", "detail")}, shares
 
-    rows = {"MSE": ({key: [mean_over_images(reference, key)] for key in ("psnr", "ssim", "detail")}, [0.0])}
+    rows = {"MSE": ({key: [mean_over_images(reference, key)] for key in ("psnr", "ssim", "detail")}, [(0.0, 0.0)])}
     rows[f"feature loss, course VGG-19 {recipe.seeds}"] = run(recipe.source, recipe.seeds)
     rows[f"feature loss, random VGG-19 {tuple(control_seeds)}"] = run("offline", control_seeds)
 
@@ -137,12 +140,13 @@ def super_resolution_perceptual(espcn, control_seeds=(1,)) -> list:
 
     print(f"\nPerceptual loss for SR (ESPCN fine-tuned at {recipe.layer}, {recipe.fine_tune.n_patches} patches x "
           f"{recipe.fine_tune.epochs} epochs), held-out mean, mean ± sd over seeds; fine detail: truth = 1")
-    print(f"{'':>38} {'PSNR-Y':>15} {'SSIM-Y':>17} {'fine detail':>15} {'3-px pattern':>13}")
+    print(f"{'':>38} {'PSNR-Y':>15} {'SSIM-Y':>17} {'fine detail':>15} {'3-px pattern':>13} {'corr. w. missing':>17}")
     for name, (values, shares) in rows.items():
         print(f"{name:>38} " + " ".join(f"{statistics.mean(v):7.{d}f} ± {spread(v):.{d}f}" if len(v) > 1
                                          else f"{statistics.mean(v):7.{d}f}" + " " * (d + 5)
                                          for v, d in zip(values.values(), (2, 3, 2)))
-              + (f" {statistics.mean(shares):12.0%}" if name != "MSE" else f" {'-':>12}"))
+              + (f" {statistics.mean(s[0] for s in shares):12.0%} {statistics.mean(s[1] for s in shares):+17.3f}"
+                 if name != "MSE" else f" {'-':>12} {'-':>17}"))
     mse, course, control = (values for values, _ in rows.values())
     psnr_drop = statistics.mean(course["psnr"]) - mse["psnr"][0]
     closer = abs(1 - statistics.mean(course["detail"])) - abs(1 - mse["detail"][0])

@@ -31,7 +31,7 @@ from course_lib.validate import check_int
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "matched_mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
            "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y", "high_frequency_power",
-           "high_frequency_ratio", "subpixel_pattern_share",
+           "high_frequency_ratio", "subpixel_pattern_share", "change_correlation",
            "average_precision", "mean_average_precision", "coco_average_precision"]
 
 
@@ -386,6 +386,18 @@ def subpixel_pattern_share(images: torch.Tensor, period: int) -> torch.Tensor:
     centred = batch - batch.mean((-2, -1), keepdim=True)
     block_means = F.pixel_unshuffle(centred, period).mean((-2, -1))  # (N, period^2): one per position
     return block_means.pow(2).sum(1) * (h * w // period**2) / centred.pow(2).sum((-3, -2, -1))
+
+
+def change_correlation(new, old, truth, border: int = 0, reduction: str = "mean") -> torch.Tensor:
+    """Did a change put back the truth's own detail? The cosine between what changed, ``new - old``,
+    and what ``old`` missed, ``truth - old``, on the luminance Y with ``border`` pixels cropped (as
+    :func:`psnr_y`), per image: 1 if the change moves exactly toward the truth, about 0 if it is
+    unrelated to what was missing (detail that is invented, however plausible). RGB ``(3, H, W)`` or
+    ``(N, 3, H, W)`` in [0, 1]."""
+    new_y, truth_y = _y_cropped(new, truth, border, "change_correlation")
+    old_y, _ = _y_cropped(old, truth, border, "change_correlation")
+    change, missed = (new_y - old_y).flatten(1), (truth_y - old_y).flatten(1)
+    return _reduce(F.cosine_similarity(change, missed, dim=1), reduction)
 
 
 # --- detection -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from course_lib.data import sample_image
 from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, confusion_matrix,
                                 iou_per_class, mean_iou, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim,
                                 ssim_y, ycbcr_to_rgb, high_frequency_power, high_frequency_ratio,
-                               subpixel_pattern_share)
+                               subpixel_pattern_share, change_correlation)
 
 
 def _labels(seed, shape=(2, 9, 7), num_classes=4):
@@ -295,3 +295,16 @@ def test_subpixel_pattern_share_is_the_power_at_multiples_of_one_over_the_period
     assert subpixel_pattern_share(torch.rand(300, 300, generator=g), 3).item() < 1e-3
     with pytest.raises(ValueError, match="divide"):
         subpixel_pattern_share(torch.rand(10, 9), 3)
+
+
+def test_change_correlation_is_the_cosine_of_change_and_missing_detail_on_y():
+    g = torch.Generator().manual_seed(9)
+    truth, old = (torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=g) for _ in range(2))
+    new = (old + 0.3 * (truth - old)).clamp(0, 1)
+    assert change_correlation(new, old, truth, border=2).item() == pytest.approx(1.0)
+    other = torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=g)
+    y = lambda image: rgb2ycbcr(image[0].permute(1, 2, 0).numpy())[2:-2, 2:-2, 0]  # skimage's Y, 0-255
+    a, b = (y(other) - y(old)).ravel(), (y(truth) - y(old)).ravel()
+    per_image = change_correlation(other, old, truth, border=2, reduction="none")
+    assert per_image.shape == (2,)
+    assert per_image[0].item() == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
