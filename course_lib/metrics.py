@@ -13,6 +13,7 @@ with values spanning at most ``data_range`` (``1.0`` for images in [0, 1], ``255
     mean_iou(model(x), y, num_classes=4)       # logits (B, 4, H, W) against labels (B, H, W)
     psnr(restored, clean).item()               # dB, mean over the batch
     psnr_y(upscaled, original, border=3)       # super resolution's convention: Y of BT.601, border cropped
+    high_frequency_ratio(upscaled, original, border=3)  # fine detail relative to the truth's (1 = as much)
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from course_lib.validate import check_int
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "matched_mean_iou", "boundary_map",
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
-           "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y",
+           "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y", "high_frequency_power",
+           "high_frequency_ratio", "subpixel_pattern_share", "change_correlation",
            "average_precision", "mean_average_precision", "coco_average_precision"]
 
 
@@ -337,6 +339,65 @@ def ssim_y(x, y, border: int = 0, reduction: str = "mean") -> torch.Tensor:
     """:func:`ssim` on the luminance Y with ``border`` pixels cropped, as :func:`psnr_y`."""
     x, y = _y_cropped(x, y, border, "ssim_y")
     return ssim(x, y, reduction=reduction)
+
+
+def high_frequency_power(images: torch.Tensor, cutoff: float = 0.15) -> torch.Tensor:
+    """Power of a grey image above ``cutoff`` cycles per pixel, per image: with ``P(u, v) =
+    |DFT(I - mean I)(u, v)|^2 / (H W)``, the sum of ``P`` over the frequencies with
+    ``sqrt(fu^2 + fv^2) > cutoff`` (``fu = u / H`` folded to [-0.5, 0.5), as ``torch.fft.fftfreq``).
+    ``images``: ``(H, W)``, ``(1, H, W)`` or ``(N, 1, H, W)``; returns ``(N,)``."""
+    images = _as_tensor(images, "images")
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 <= cutoff < 0.71:
+        raise ValueError(f"cutoff must be a frequency in cycles per pixel in [0, 0.71), got {cutoff!r}")
+    batch = images.reshape(-1, *images.shape[-2:]).to(torch.promote_types(images.dtype, torch.float32))
+    h, w = batch.shape[-2:]
+    power = torch.fft.fft2(batch - batch.mean((-2, -1), keepdim=True)).abs().pow(2) / (h * w)
+    fu = torch.fft.fftfreq(h, dtype=batch.dtype, device=batch.device)[:, None]
+    fv = torch.fft.fftfreq(w, dtype=batch.dtype, device=batch.device)[None, :]
+    return (power * ((fu**2 + fv**2).sqrt() > cutoff)).sum((-2, -1))
+
+
+def high_frequency_ratio(x, y, border: int = 0, cutoff: float = 0.15, reduction: str = "mean") -> torch.Tensor:
+    """How much fine detail ``x`` has relative to the ground truth ``y``: the ratio of their
+    :func:`high_frequency_power` on the luminance Y with ``border`` pixels cropped (as :func:`psnr_y`).
+
+    1 means as much power above ``cutoff`` cycles/px as the truth; a blurry upscaling is well below 1,
+    noise or ringing can push it above. It measures amount, not correctness: detail at the wrong place
+    counts too (PSNR tells that part). ``x``, ``y``: RGB ``(3, H, W)`` or ``(N, 3, H, W)`` in [0, 1].
+    """
+    x, y = _y_cropped(x, y, border, "high_frequency_ratio")
+    return _reduce(high_frequency_power(x, cutoff) / high_frequency_power(y, cutoff), reduction)
+
+
+def subpixel_pattern_share(images: torch.Tensor, period: int) -> torch.Tensor:
+    """The share of a grey image's variance that its position inside each ``period x period`` block
+    explains, per image: ``||T - mean||^2 / ||I - mean||^2`` with ``T`` the image of the block-position
+    means (each pixel replaced by the mean of all pixels at the same position modulo ``period``).
+    Equivalently the share of its power at the frequencies ``k / period`` cycles/px: a pattern that
+    repeats every ``period`` pixels, as the sub-pixel grid of a pixel shuffle by ``period``, gives 1;
+    white noise about ``period^2 / (H W)``. ``images``: ``(H, W)``, ``(1, H, W)`` or ``(N, 1, H, W)``
+    with ``period`` dividing ``H`` and ``W``; returns ``(N,)``."""
+    images = _as_tensor(images, "images")
+    period = check_int("period", period, 1, expected="a positive int (the block side, e.g. the scale)")
+    batch = images.reshape(-1, 1, *images.shape[-2:]).to(torch.promote_types(images.dtype, torch.float32))
+    h, w = batch.shape[-2:]
+    if h % period or w % period:
+        raise ValueError(f"subpixel_pattern_share: period {period} does not divide the image size {h}x{w}")
+    centred = batch - batch.mean((-2, -1), keepdim=True)
+    block_means = F.pixel_unshuffle(centred, period).mean((-2, -1))  # (N, period^2): one per position
+    return block_means.pow(2).sum(1) * (h * w // period**2) / centred.pow(2).sum((-3, -2, -1))
+
+
+def change_correlation(new, old, truth, border: int = 0, reduction: str = "mean") -> torch.Tensor:
+    """Did a change put back the truth's own detail? The cosine between what changed, ``new - old``,
+    and what ``old`` missed, ``truth - old``, on the luminance Y with ``border`` pixels cropped (as
+    :func:`psnr_y`), per image: 1 if the change moves exactly toward the truth, about 0 if it is
+    unrelated to what was missing (detail that is invented, however plausible). RGB ``(3, H, W)`` or
+    ``(N, 3, H, W)`` in [0, 1]."""
+    new_y, truth_y = _y_cropped(new, truth, border, "change_correlation")
+    old_y, _ = _y_cropped(old, truth, border, "change_correlation")
+    change, missed = (new_y - old_y).flatten(1), (truth_y - old_y).flatten(1)
+    return _reduce(F.cosine_similarity(change, missed, dim=1), reduction)
 
 
 # --- detection -------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ import torch
 from PIL import Image
 
 from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image_names
-from course_lib.data.degrade import downscale, low_light, modcrop, random_low_light, random_patches, upscale
+import torch.nn.functional as F
+
+from course_lib.data.degrade import (cubic_kernel, cubic_upscale, downscale, low_light, modcrop, random_low_light,
+                                     random_patches, upscale)
 
 
 def test_low_light_is_the_formula_and_takes_one_value_per_image():
@@ -51,6 +54,69 @@ def test_upscale_inverts_nothing_but_keeps_constants_and_range():
     big = upscale(x, 3)
     assert big.shape == (2, 1, 15, 12) and big.min() >= 0 and big.max() <= 1
     torch.testing.assert_close(upscale(torch.full((1, 4, 4), 0.7), 2), torch.full((1, 8, 8), 0.7))
+
+
+def keys_1981(t: float, a: float) -> float:
+    """Keys (IEEE TASSP 1981), Eq. 15, transcribed."""
+    t = abs(t)
+    if t <= 1:
+        return (a + 2) * t**3 - (a + 3) * t**2 + 1
+    if t < 2:
+        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a
+    return 0.0
+
+
+def upscale_1d_by_keys(x: list[float], factor: int, a: float) -> list[float]:
+    """Cubic convolution of one row, output pixel i at input position (i + 0.5) / factor - 0.5,
+    edge pixels repeated; a plain loop over the 4 neighbours."""
+    out = []
+    for i in range(len(x) * factor):
+        u = (i + 0.5) / factor - 0.5
+        j = int(np.floor(u))
+        out.append(sum(keys_1981(u - k, a) * x[min(max(k, 0), len(x) - 1)] for k in range(j - 1, j + 3)))
+    return out
+
+
+@pytest.mark.parametrize("a", [-0.5, -0.75, -1.0])
+def test_cubic_upscale_is_keys_kernel_row_by_row_in_float64(a):
+    x = torch.rand(2, 5, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ts = torch.linspace(-2.5, 2.5, 41, dtype=torch.float64)
+    torch.testing.assert_close(cubic_kernel(ts, a), torch.tensor([keys_1981(t, a) for t in ts.tolist()],
+                                                                 dtype=torch.float64))
+    rows = torch.tensor([[upscale_1d_by_keys(row, 3, a) for row in image.tolist()] for image in x],
+                        dtype=torch.float64)                                   # (2, 5, 21): along W
+    expected = torch.tensor([[upscale_1d_by_keys(column, 3, a) for column in image.T.tolist()] for image in rows],
+                            dtype=torch.float64).transpose(1, 2)               # then along H: (2, 15, 21)
+    torch.testing.assert_close(cubic_upscale(x, 3, a), expected)
+
+
+def test_pytorch_bicubic_is_a_minus_0_75_and_matlab_kernel_differs():
+    x = torch.rand(1, 1, 6, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.testing.assert_close(cubic_upscale(x, 3, -0.75),
+                               F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False))
+    assert (cubic_upscale(x, 3, -0.5) - cubic_upscale(x, 3, -0.75)).abs().max() > 1e-3
+    torch.testing.assert_close(upscale(x.float(), 3), upscale(x.float(), 3, a=-0.75))
+    torch.testing.assert_close(upscale(x.float()[0], 3, a=-0.5), cubic_upscale(x.float()[0], 3, -0.5).clamp(0, 1))
+    torch.testing.assert_close(cubic_upscale(torch.full((1, 4, 4), 0.7), 3), torch.full((1, 12, 12), 0.7))
+
+
+def test_pytorch_antialiased_downscale_is_matlab_kernel_a_minus_0_5_inside():
+    """MATLAB's imresize shrinks with Keys' a = -0.5 widened by the factor, weights normalised."""
+    x = torch.rand(60, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    small = F.interpolate(x.view(1, 1, 1, 60), size=(1, 20), mode="bicubic", antialias=True,
+                          align_corners=False).flatten()
+    for i in range(2, 18):  # away from the border, where MATLAB mirrors
+        centre = (i + 0.5) * 3 - 0.5
+        taps = range(int(centre) - 7, int(centre) + 8)
+        weights = [keys_1981((centre - k) / 3, -0.5) for k in taps]
+        assert small[i].item() == pytest.approx(sum(w * x[k].item() for w, k in zip(weights, taps)) / sum(weights))
+
+
+def test_cubic_upscale_explains_bad_input():
+    with pytest.raises(TypeError, match="float"):
+        cubic_upscale(torch.ones(4, 4, dtype=torch.uint8), 2)
+    with pytest.raises(ValueError, match="scale"):
+        cubic_upscale(torch.ones(4, 4), 0)
 
 
 @pytest.mark.parametrize("bad, error, words", [

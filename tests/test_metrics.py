@@ -5,13 +5,15 @@ import re
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from skimage.color import rgb2ycbcr, ycbcr2rgb
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from course_lib.data import sample_image
 from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, confusion_matrix,
                                 iou_per_class, mean_iou, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim,
-                                ssim_y, ycbcr_to_rgb)
+                                ssim_y, ycbcr_to_rgb, high_frequency_power, high_frequency_ratio,
+                               subpixel_pattern_share, change_correlation)
 
 
 def _labels(seed, shape=(2, 9, 7), num_classes=4):
@@ -243,3 +245,66 @@ def test_matched_mean_iou_is_the_best_mean_iou_over_renamings_of_the_clusters():
         best = max(mean_iou(torch.tensor(order)[clusters], target, 4) for order in itertools.permutations(range(4)))
         assert matched_mean_iou(clusters, target, 4) == pytest.approx(best)
     assert matched_mean_iou((target + 1) % 4, target, 4) == 1.0  # only the names differ
+
+
+def high_frequency_power_by_the_dft_sum(image: np.ndarray, cutoff: float) -> float:
+    """sum over |f| > cutoff of |sum_{m,n} (I - mean) e^{-2 pi i (u m / H + v n / W)}|^2 / (H W)."""
+    h, w = image.shape
+    centred = image - image.mean()
+    m, n = np.arange(h)[:, None], np.arange(w)[None, :]
+    total = 0.0
+    for u in range(h):
+        for v in range(w):
+            fu, fv = (u if u < (h + 1) // 2 else u - h) / h, (v if v < (w + 1) // 2 else v - w) / w
+            if np.hypot(fu, fv) > cutoff:
+                total += abs((centred * np.exp(-2j * np.pi * (u * m / h + v * n / w))).sum()) ** 2 / (h * w)
+    return total
+
+
+@pytest.mark.parametrize("cutoff", [0.0, 0.15, 0.3])
+def test_high_frequency_power_is_the_dft_sum_in_float64(cutoff):
+    image = torch.rand(9, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    assert high_frequency_power(image, cutoff).item() == pytest.approx(
+        high_frequency_power_by_the_dft_sum(image.numpy(), cutoff), rel=1e-10)
+    # cutoff 0: all the variance (Parseval)
+    if cutoff == 0.0:
+        assert high_frequency_power(image, 0.0).item() == pytest.approx(image.var(unbiased=False).item() * 108)
+
+
+def test_high_frequency_ratio_is_one_for_the_truth_and_below_for_a_blur():
+    truth = torch.rand(2, 3, 40, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    blurred = F.avg_pool2d(F.pad(truth, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    assert high_frequency_ratio(truth, truth, border=3).item() == pytest.approx(1.0)
+    per_image = high_frequency_ratio(blurred, truth, border=3, reduction="none")
+    assert per_image.shape == (2,) and (per_image < 0.3).all()
+    expected = (high_frequency_power(rgb_to_y(blurred)[..., 3:-3, 3:-3])
+                / high_frequency_power(rgb_to_y(truth)[..., 3:-3, 3:-3]))
+    torch.testing.assert_close(per_image, expected)
+    with pytest.raises(ValueError, match="cutoff"):
+        high_frequency_ratio(truth, truth, cutoff=0.9)
+
+
+def test_subpixel_pattern_share_is_the_power_at_multiples_of_one_over_the_period():
+    g = torch.Generator().manual_seed(8)
+    image = torch.rand(2, 1, 12, 15, dtype=torch.float64, generator=g)
+    power = torch.fft.fft2(image - image.mean((-2, -1), keepdim=True)).abs().pow(2)
+    at_multiples = power[..., ::4, ::5].sum((-3, -2, -1))  # u = k H / 3, v = l W / 3
+    torch.testing.assert_close(subpixel_pattern_share(image, 3), at_multiples / power.sum((-3, -2, -1)))
+    tile = torch.rand(3, 3, dtype=torch.float64, generator=g)
+    assert subpixel_pattern_share(tile.repeat(10, 10), 3).item() == pytest.approx(1.0)
+    assert subpixel_pattern_share(torch.rand(300, 300, generator=g), 3).item() < 1e-3
+    with pytest.raises(ValueError, match="divide"):
+        subpixel_pattern_share(torch.rand(10, 9), 3)
+
+
+def test_change_correlation_is_the_cosine_of_change_and_missing_detail_on_y():
+    g = torch.Generator().manual_seed(9)
+    truth, old = (torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=g) for _ in range(2))
+    new = (old + 0.3 * (truth - old)).clamp(0, 1)
+    assert change_correlation(new, old, truth, border=2).item() == pytest.approx(1.0)
+    other = torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=g)
+    y = lambda image: rgb2ycbcr(image[0].permute(1, 2, 0).numpy())[2:-2, 2:-2, 0]  # skimage's Y, 0-255
+    a, b = (y(other) - y(old)).ravel(), (y(truth) - y(old)).ravel()
+    per_image = change_correlation(other, old, truth, border=2, reduction="none")
+    assert per_image.shape == (2,)
+    assert per_image[0].item() == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b))

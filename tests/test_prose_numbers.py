@@ -84,7 +84,6 @@ def unsourced(path: Path) -> list[str]:
 NOT_YET_CONVERTED = {
     "09_image_enhancement",
     "10_reflection_removal",
-    "11_super_resolution",
 }
 
 

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.data.degrade import upscale
+from course_lib.data.degrade import cubic_upscale, upscale
 from course_lib.metrics import rgb_to_ycbcr, ycbcr_to_rgb
 from course_lib.models.espcn import ESPCN, icnr, pixel_shuffle
-from course_lib.models.srcnn import (SRCNN, Bicubic, SRRecipe, compare_sr, evaluate_sr, held_out_pairs, sr_training_data,
+from course_lib.models.srcnn import (SRCNN, Bicubic, PerceptualSRRecipe, SRRecipe, compare_sr, evaluate_sr, held_out_pairs,
+                                    perceptual_sr_recipe, sr_quality, sr_training_data,
                                     super_resolve)
 
 
@@ -106,3 +107,48 @@ def test_train_sr_gives_fit_its_plot_title(monkeypatch):
     monkeypatch.setattr(srcnn, "fit", lambda *args, **kwargs: seen.update(kwargs) or {})
     srcnn.train_sr(SRCNN(3), SRRecipe(n_patches=4, epochs=1), plot=False, title="SRCNN 9-1-5")
     assert seen["title"] == "SRCNN 9-1-5" and seen["plot"] is False
+
+
+def test_bicubic_takes_keys_parameter():
+    x = torch.rand(1, 1, 6, 5, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(Bicubic(3)(x), F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False))
+    torch.testing.assert_close(Bicubic(3, a=-0.5)(x), cubic_upscale(x, 3, -0.5))
+    assert not torch.allclose(Bicubic(3, a=-0.5)(x), Bicubic(3)(x))
+
+
+def test_sr_quality_is_the_metrics_on_each_held_out_image():
+    from course_lib.metrics import high_frequency_ratio, psnr_y, ssim_y
+
+    quality = sr_quality(Bicubic(3), 3)
+    assert list(quality) == list(held_out_pairs(3))
+    low, high = held_out_pairs(3)["camera"]
+    output = super_resolve(Bicubic(3), low)
+    assert quality["camera"] == pytest.approx(dict(psnr=psnr_y(output, high, 3).item(), ssim=ssim_y(output, high, 3).item(),
+                                                   detail=high_frequency_ratio(output, high, 3).item()))
+    assert quality["camera"]["detail"] < 0.5  # bicubic is blurry
+
+
+def test_perceptual_fine_tuning_feeds_clipped_rgb_to_the_loss_network_and_moves_the_model():
+    from course_lib.losses.perceptual import PerceptualLoss, fine_tune_sr_perceptual
+
+    seen = []
+
+    class LossNet(nn.Module):  # one conv "relu2_2"; records what the loss network sees
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            seen.append((x.shape[1], x.min().item(), x.max().item()))
+            return {"relu2_2": torch.relu(self.conv(x))}
+
+    torch.manual_seed(0)
+    model = ESPCN(3)
+    before = [p.detach().clone() for p in model.parameters()]
+    recipe = PerceptualSRRecipe(SRRecipe(n_patches=32, epochs=1, batch_size=16))
+    history = fine_tune_sr_perceptual(model, recipe, seed=1, loss=PerceptualLoss(["relu2_2"], loss_net=LossNet()),
+                                      plot=False)
+    assert len(history["step_loss"]) == 2
+    assert all(c == 3 and low >= 0 and high <= 1 for c, low, high in seen)
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+    assert perceptual_sr_recipe().layer == "relu2_2" and len(perceptual_sr_recipe().seeds) >= 3

@@ -3,6 +3,7 @@
     dark = low_light(images, seed=1)                 # the camera at night of exercise E2.5
     augmented = random_low_light(images, step)       # a different darkness per image and step
     small = downscale(modcrop(image, 3), 3)          # the low-resolution input of notebook 11
+    big = upscale(small, 3, a=-0.5)                  # bicubic with MATLAB's kernel (PyTorch's: a=-0.75)
     patches = random_patches(images, 48, 1000, seed=0)  # training crops, flipped and rotated
 """
 from __future__ import annotations
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 
 from course_lib.validate import check_image_range, check_int
 
-__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "upscale", "random_patches"]
+__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "cubic_kernel", "cubic_upscale", "upscale",
+           "random_patches"]
 
 
 def low_light(images: torch.Tensor, gain=0.25, gamma=1.5, noise_std=0.03, seed: int = 0) -> torch.Tensor:
@@ -66,13 +68,62 @@ def downscale(images: torch.Tensor, factor: int) -> torch.Tensor:
     return small if images.ndim == 4 else small[0]
 
 
-def upscale(images: torch.Tensor, factor: int) -> torch.Tensor:
+def cubic_kernel(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
+    """Keys' cubic convolution kernel (Keys, IEEE TASSP 1981, Eq. 15), ``W(t)`` for a tensor ``t``:
+
+        (a + 2)|t|^3 - (a + 3)|t|^2 + 1     for |t| <= 1
+        a|t|^3 - 5a|t|^2 + 8a|t| - 4a       for 1 < |t| < 2,   0 beyond.
+
+    ``a = -0.5`` is Keys' choice and MATLAB's ``imresize`` (and PIL's); PyTorch's ``mode="bicubic"``
+    upscaling uses ``a = -0.75`` (OpenCV's). PyTorch's antialiased *downscaling* uses ``a = -0.5``.
+    """
+    t = t.abs()
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return torch.where(t <= 1, near, torch.where(t < 2, far, torch.zeros_like(t)))
+
+
+def _cubic_matrix(size: int, factor: int, a: float, dtype) -> torch.Tensor:
+    """``(factor * size, size)``: output pixel ``i`` sits at input coordinate ``(i + 0.5) / factor - 0.5``
+    (pixel centres, ``align_corners=False``); its 4 neighbours' weights :func:`cubic_kernel`, with the
+    indices clamped at the edges (edge pixels repeated, as ``F.interpolate`` does)."""
+    position = (torch.arange(size * factor, dtype=torch.float64) + 0.5) / factor - 0.5
+    first = position.floor().long() - 1
+    matrix = torch.zeros(size * factor, size, dtype=torch.float64)
+    for k in range(4):
+        index = first + k
+        matrix.index_put_((torch.arange(size * factor), index.clamp(0, size - 1)),
+                          cubic_kernel(position - index, a), accumulate=True)
+    return matrix.to(dtype)
+
+
+def cubic_upscale(images: torch.Tensor, factor: int, a: float = -0.5) -> torch.Tensor:
+    """Bicubic upscaling by ``factor`` with Keys' kernel of parameter ``a`` (:func:`cubic_kernel`),
+    separable, edge pixels repeated, not clipped: with ``a=-0.75`` it equals
+    ``F.interpolate(..., mode="bicubic", align_corners=False)``; with ``a=-0.5`` it is MATLAB's
+    ``imresize`` kernel (which mirrors at the border instead; the SR metrics crop the border).
+    ``images``: ``(..., H, W)``."""
+    factor = check_int("factor", factor, 1, expected="a positive int (the scale)")
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.ndim < 2:
+        raise TypeError("cubic_upscale: images must be a float tensor (..., H, W)")
+    rows = _cubic_matrix(images.shape[-2], factor, a, images.dtype).to(images.device)
+    columns = _cubic_matrix(images.shape[-1], factor, a, images.dtype).to(images.device)
+    return rows @ images @ columns.T
+
+
+def upscale(images: torch.Tensor, factor: int, a: float = -0.75) -> torch.Tensor:
     """Bicubic upscaling by ``factor``, clipped to [0, 1]: the baseline of super resolution and the
-    input of SRCNN (Dong et al. 2014, §3.1: "upscale it to the desired size using bicubic")."""
+    input of SRCNN (Dong et al. 2014, §3.1: "upscale it to the desired size using bicubic").
+    ``a``: Keys' kernel parameter, PyTorch's ``-0.75`` by default, ``-0.5`` for MATLAB's
+    (:func:`cubic_upscale`)."""
     check_image_range(images, "upscale")
     factor = check_int("factor", factor, 1, expected="a positive int (the scale)")
     batch = images if images.ndim == 4 else images[None]
-    big = F.interpolate(batch, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+    if a == -0.75:
+        big = F.interpolate(batch, scale_factor=factor, mode="bicubic", align_corners=False)
+    else:
+        big = cubic_upscale(batch, factor, a)
+    big = big.clamp(0, 1)
     return big if images.ndim == 4 else big[0]
 
 

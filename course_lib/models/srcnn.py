@@ -4,6 +4,7 @@ ECCV 2014 — and what notebook 11 shares between its super-resolution networks.
     model = SRCNN(scale=3)                      # low-resolution Y (N, 1, h, w) -> Y (N, 1, 3h, 3w)
     history = train_sr(model, sr_recipe())      # patches of TRAIN_IMAGES, MSE on Y
     evaluate_sr(model, 3)                       # PSNR on Y, border 3, per HELD_OUT_IMAGES image
+    sr_quality(model, 3)                        # PSNR, SSIM and fine detail (high_frequency_ratio) per image
     rgb = super_resolve(model, low_res_rgb)     # Y by the network, Cb and Cr by bicubic
 
 All three networks of the notebook (:class:`Bicubic`, :class:`SRCNN`, ``espcn.ESPCN``) take the
@@ -20,14 +21,14 @@ from torch import nn
 
 from course_lib.config import pick
 from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
-from course_lib.data.degrade import downscale, modcrop, random_patches
-from course_lib.metrics import psnr_y, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from course_lib.data.degrade import cubic_upscale, downscale, modcrop, random_patches
+from course_lib.metrics import high_frequency_ratio, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim_y, ycbcr_to_rgb
 from course_lib.profiling import latency
 from course_lib.train import fit
 from course_lib.validate import check_int, check_module
 
-__all__ = ["Bicubic", "SRCNN", "SRRecipe", "sr_recipe", "sr_training_data", "train_sr", "held_out_pairs",
-           "evaluate_sr", "super_resolve", "compare_sr"]
+__all__ = ["Bicubic", "SRCNN", "SRRecipe", "sr_recipe", "PerceptualSRRecipe", "perceptual_sr_recipe",
+           "sr_training_data", "train_sr", "held_out_pairs", "evaluate_sr", "sr_quality", "super_resolve", "compare_sr"]
 
 
 def _check_scale(scale) -> int:
@@ -35,14 +36,18 @@ def _check_scale(scale) -> int:
 
 
 class Bicubic(nn.Module):
-    """The baseline: bicubic interpolation by ``scale`` (no parameters)."""
+    """The baseline: bicubic interpolation by ``scale`` (no parameters), with Keys' kernel of
+    parameter ``a``: PyTorch's ``-0.75`` (``F.interpolate``) by default, ``-0.5`` for MATLAB's
+    ``imresize``, which the papers' bicubic numbers use (``data.degrade.cubic_upscale``)."""
 
-    def __init__(self, scale: int = 3):
+    def __init__(self, scale: int = 3, a: float = -0.75):
         super().__init__()
-        self.scale = _check_scale(scale)
+        self.scale, self.a = _check_scale(scale), float(a)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        if self.a == -0.75:
+            return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return cubic_upscale(x, self.scale, self.a)
 
 
 class SRCNN(nn.Module):
@@ -95,6 +100,27 @@ def sr_recipe() -> SRRecipe:
     return pick(fast=SRRecipe(n_patches=1024, epochs=1), full=SRRecipe(n_patches=16384, epochs=16))
 
 
+@dataclass(frozen=True)
+class PerceptualSRRecipe:
+    """Notebook 11 §5 (Johnson et al. 2016, §4.2): the MSE-trained network fine-tuned with the feature
+    reconstruction loss (Eq. 2) at ``layer`` of the loss network ``vgg_features(..., source=source)``,
+    alone, on ``fine_tune``'s patches, once for each of ``seeds`` (the seed draws the patches and their
+    order). ``source="course"``: the course-trained VGG-19 (through a random VGG the fine-tune moves
+    PSNR and fine detail far less; ``benchmarks/applications.py`` measures both)."""
+
+    fine_tune: SRRecipe
+    layer: str = "relu2_2"
+    source: str = "course"
+    seeds: tuple[int, ...] = (1, 2, 3)
+
+
+def perceptual_sr_recipe() -> PerceptualSRRecipe:
+    """The mode's fine-tuning: in full mode 4 epochs of 4096 patches at ``max_lr=5e-4`` (about 20 s
+    per seed on 2 CPU cores), in fast mode one epoch of 256."""
+    return PerceptualSRRecipe(pick(fast=SRRecipe(n_patches=256, epochs=1, max_lr=5e-4),
+                                   full=SRRecipe(n_patches=4096, epochs=4, max_lr=5e-4)))
+
+
 def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
     """(low-resolution Y, high-resolution Y) pairs: ``(N, 1, p/s, p/s)`` and ``(N, 1, p, p)``."""
     images = [sample_image(name) for name in TRAIN_IMAGES]
@@ -103,9 +129,10 @@ def sr_training_data(recipe: SRRecipe) -> torch.utils.data.TensorDataset:
 
 
 def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool | None = None,
-             title: str | None = None) -> dict:
+             title: str | None = None, verbose: bool = True) -> dict:
     """Train ``model`` (low-resolution Y to high-resolution Y) with ``recipe``; the history of ``fit``,
-    which shows a progress bar and, in a notebook, a loss plot headed ``title`` (``plot=False``: none).
+    which shows a progress bar and, in a notebook, a loss plot headed ``title`` (``plot=False``: none;
+    ``verbose=False``: no per-epoch lines either).
 
     The model is moved to the ``channels_last`` memory format first (in place): on a CPU its
     convolutions then run about 1.4x faster, with the same results up to rounding."""
@@ -117,7 +144,7 @@ def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool 
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
                                                     steps_per_epoch=len(loader))
     return fit(model, loss_fn, loader, epochs=recipe.epochs, optimizer=optimizer, scheduler=scheduler, plot=plot,
-               title=title)
+               title=title, verbose=verbose)
 
 
 def held_out_pairs(scale: int = 3) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -129,6 +156,18 @@ def held_out_pairs(scale: int = 3) -> dict[str, tuple[torch.Tensor, torch.Tensor
         high = modcrop(sample_image(name), scale)
         pairs[name] = (downscale(high, scale), high)
     return pairs
+
+
+def sr_quality(model: nn.Module, scale: int = 3) -> dict[str, dict[str, float]]:
+    """``{image: {"psnr": dB, "ssim": ..., "detail": ...}}`` on the held-out images, all on Y with a
+    ``scale``-pixel border cropped: :func:`~course_lib.metrics.psnr_y`, :func:`~course_lib.metrics.ssim_y`
+    and :func:`~course_lib.metrics.high_frequency_ratio` (fine detail relative to the truth's, 1 = as much)."""
+    results = {}
+    for name, (low, high) in held_out_pairs(scale).items():
+        output = super_resolve(model, low)
+        results[name] = dict(psnr=psnr_y(output, high, scale).item(), ssim=ssim_y(output, high, scale).item(),
+                             detail=high_frequency_ratio(output, high, scale).item())
+    return results
 
 
 @torch.no_grad()
