@@ -170,8 +170,8 @@ def _transfer_function(kernel: list[list[float]], shape) -> torch.Tensor:
 
 
 class RelativeSmoothness(nn.Module):
-    """The classical baseline: Li & Brown, "Single Image Layer Separation using Relative Smoothness", CVPR 2014,
-    Eq. 5 with the L0 gradient prior of their code. B (their L1) has sparse, strong gradients; the reflection
+    """The classical baseline: Li & Brown, "Single Image Layer Separation using Relative Smoothness", CVPR 2014:
+    their objective with the L0 gradient prior of their code. B (their L1) has sparse, strong gradients; the reflection
     R = I - B is smooth, so its Laplacian is small:
 
         min_B  sum_x  ||grad B(x)||_0  +  lam ||laplacian * (I - B)||^2,   0 <= B <= I.
