@@ -111,15 +111,15 @@ def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: in
 
 def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment: bool = False):
     """``count`` training blends of ``size x size``: backgrounds and reflections are two independent
-    sets of :func:`~course_lib.data.degrade.random_patches` of :data:`TRAIN_IMAGES` (flipped and
-    rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
+    sets of :func:`~course_lib.data.degrade.random_patches` of the :data:`TRAIN_IMAGES` at least ``size``
+    pixels high and wide (flipped and rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
 
     ``augment=True`` draws the patches from the images at every scale of :data:`AUGMENT_SCALES` (those at
     least ``size`` pixels high and wide; antialiased downscaling) and multiplies each background and each
     reflection patch in linear light by a gain uniform in :data:`AUGMENT_GAIN` (drawn from ``seed + 3``)."""
     count = check_int("count", count, 1, expected="a positive int (the number of blends)")
     size = check_int("size", size, 16, expected="an int >= 16 (the patch side)")
-    images = [sample_image(name) for name in TRAIN_IMAGES]
+    images = [image for image in map(sample_image, TRAIN_IMAGES) if min(image.shape[-2:]) >= size]
     if augment:
         images = [image if factor == 1 else TF.resize(image, [h, w], antialias=True).clamp(0, 1)
                   for image in images for factor in AUGMENT_SCALES
