@@ -16,7 +16,8 @@ from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, evaluation_blends, 
                                         reflection_training_pairs, synthesize_blend)
 from course_lib.metrics import psnr, ssim
 from course_lib.models.reflection import (LINEAR_LIGHT_CHECKPOINT, LinearLightSeparationNet, ReflectionRecipe,
-                                          DoNothing, RelativeSmoothness, SeparationNet, exclusion_loss, paired_comparison,
+                                          DoNothing, RelativeSmoothness, SeparationNet, comparison_table, exclusion_loss,
+                                          paired_comparison,
                                           gradient_correlation, linear_light_recipe, load_linear_light_checkpoint,
                                           separate, separation_loss, train_separation)
 from tests.bad_images import BAD_IMAGE_BATCHES
@@ -297,3 +298,13 @@ def test_the_shipped_linear_light_checkpoint_loads_safely_and_never_saw_the_held
     b, r = separate(model, blends)
     assert b.shape == r.shape == blends.shape
     assert ssim(b, backgrounds) > ssim(blends, backgrounds) + 0.005
+
+
+def test_comparison_table_prints_each_method_as_a_difference_from_the_baseline():
+    base = dict(psnr=torch.tensor([20.0, 22.0, 21.0]), ssim=torch.tensor([0.80, 0.90, 0.85]))
+    table = comparison_table({"nothing": base, "method": {k: v + 0.5 for k, v in base.items()}}, "nothing")
+    lines = table.splitlines()
+    assert "21.00" in lines[1] and "0.8500" in lines[1]              # the baseline's own means
+    assert lines[-1].split()[0] == "method" and "+0.50 [+0.50, +0.50]" in lines[-1]
+    with pytest.raises(KeyError):
+        comparison_table({"nothing": base}, "missing")
