@@ -20,21 +20,13 @@ HE, CLAHE), on the under- and over-exposed frames of ``HELD_OUT_IMAGES`` against
 Targets: the CNN beats HE and CLAHE on PSNR and SSIM; the two-stage network has the lower detail-layer
 error (mean over seeds, with the spread).
 
-Reflection removal (notebook 10): ``SeparationNet`` trained with the notebook's recipe,
-``course_lib.models.reflection.reflection_recipe()``, on blends of patches of ``TRAIN_IMAGES``, with L1
-and with L1 + exclusion loss (switched on after ``recipe.exclusion_start`` of the steps, as in the notebook, and
-from the first step), then the L1 network fine-tuned with a perceptual loss (notebook 07's, on
-the course's loss network) without and with the exclusion loss, for two seeds; PSNR/SSIM of B and the
-gradient correlation of the predicted B and R on the held-out blends; and notebook 10's shipped network,
-``train_linear_light`` (``LinearLightSeparationNet`` with L1 + 3 (1 - SSIM of B) on 96-px patches), trained
-for each seed. Targets: the network beats the
-smoothness prior on PSNR and SSIM of B; the exclusion loss lowers the gradient correlation and does not
-lower PSNR of B (by more than the spread over seeds), alone and with the perceptual loss.
-``reflection_attempts`` (run it by name; not part of the default run) trains the L1 recipe's variants that
-notebook 10's SSIM section tried: the network started at the blend (``start_at_blend``), the augmented
-training blends (``recipe.augment``), both, and both with 0.2 (1 - SSIM of B) added to the loss; then
-``LinearLightSeparationNet`` (B = (I - R) / t in linear light, R a blurred share of I) with L1, and with
-1 and 3 times (1 - SSIM of B) added, at the same budget.
+Reflection removal (notebook 10): on the 102 held-out blends of ``course_lib.data.reflection.evaluation_blends()``,
+the differences of the shipped network (``load_linear_light_checkpoint()``; ``scripts/train_reflection_checkpoint.py``
+trains it and keeps the history of how its recipe was found) from B = I (do nothing) and from ``RelativeSmoothness``
+(Li & Brown 2014), with paired bootstrap 95 % intervals; then the notebook's three fine-tunings of the network
+(``reflection_recipe()``): a control with the checkpoint's loss, + exclusion loss, + perceptual loss, for each
+seed of the data order. Targets: the network beats both baselines on PSNR and SSIM of B (interval above 0); the
+exclusion loss lowers the gradient correlation (interval below 0) and does not lower PSNR of B beyond its interval.
 """
 import copy
 import statistics
@@ -45,13 +37,12 @@ from dataclasses import replace
 import torch
 
 from course_lib import pick, setup
-from course_lib.data.reflection import reflection_training_pairs
 from course_lib.losses import PerceptualLoss, fine_tune_sr_perceptual
 from course_lib.metrics import change_correlation, rgb_to_y, subpixel_pattern_share
 from course_lib.models.espcn import ESPCN
-from course_lib.models.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, LinearLightSeparationNet, SeparationNet,
-                                          evaluate_separation, fit_smoothness_prior, linear_light_recipe,
-                                          reflection_recipe, separation_loss, train_linear_light, train_separation)
+from course_lib.models.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, DoNothing, RelativeSmoothness, comparison_table,
+                                          evaluate_separation, load_linear_light_checkpoint, paired_comparison,
+                                          reflection_recipe, separation_loss, train_separation)
 from course_lib.models.sice import BASELINES, enhance, enhance_recipe, evaluate_enhancers, held_out_pairs, train_networks
 from course_lib.models.srcnn import (SRCNN, Bicubic, compare_sr, evaluate_sr, perceptual_sr_recipe, sr_quality, sr_recipe,
                                      super_resolve, train_sr)
@@ -195,93 +186,45 @@ def image_enhancement() -> None:
         print(f"  {text:<52} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 
 
-def reflection_removal(seeds=(0, 1)) -> None:
+def reflection_removal(seeds=(0,)) -> None:
+    """Notebook 10's comparisons, with the notebook's library calls (one copy of each recipe)."""
     recipe = reflection_recipe()
-    blends, backgrounds, _ = reflection_training_pairs(256, recipe.patch, seed=100)
-    prior = fit_smoothness_prior(blends, backgrounds)
+    crops = pick(fast=4, full=17)
+    net = load_linear_light_checkpoint()
+    nothing, classical, network = "B = I (do nothing)", "relative smoothness (Li & Brown 2014)", "network (checkpoint)"
+    scores = {nothing: evaluate_separation(DoNothing(), crops), classical: evaluate_separation(RelativeSmoothness(), crops),
+              network: evaluate_separation(net, crops)}
+    print(f"Reflection removal: {len(scores[nothing]['psnr'])} held-out blends, {torch.get_num_threads()} threads")
+    print(comparison_table(scores, nothing))
+    print(comparison_table(scores, classical, rows=[network]))
+    base_loss = dict(ssim_weight=LINEAR_LIGHT_SSIM_WEIGHT)
     perceptual = PerceptualLoss(recipe.perceptual_layers)
-    excl, percep = recipe.exclusion_weight, recipe.perceptual_weight
-    losses = {"L1": dict(),   # separation_loss's arguments: a new loss per training (the warm-up counts its steps)
-              f"L1 + {excl:g} exclusion from halfway": dict(exclusion_weight=excl,
-                                                            exclusion_after=recipe.exclusion_after),
-              f"L1 + {excl:g} exclusion from step 1": dict(exclusion_weight=excl),
-              f"then + {percep:g} perceptual": dict(perceptual=perceptual, perceptual_weight=percep),
-              f"then + perceptual + exclusion": dict(exclusion_weight=excl, perceptual=perceptual,
-                                                     perceptual_weight=percep)}
-    rows = {f"smoothness prior (sigma {prior.sigma:g}, share {prior.share:g})": [evaluate_separation(prior, recipe.held_out_size)]}
-    linear_light = f"linear light + {LINEAR_LIGHT_SSIM_WEIGHT:g} (1 - SSIM), {linear_light_recipe().patch}-px patches"
-    rows |= {name: [] for name in [*losses, linear_light]}
-    for seed in seeds:
-        for name, arguments in losses.items():
-            loss, start = separation_loss(**arguments), time.perf_counter()
-            if name.startswith("then"):   # the perceptual stage fine-tunes the L1 network of this seed
-                model = copy.deepcopy(l1_model)
-                train_separation(model, replace(recipe, seed=seed).finetuning(), loss, plot=False)
-            else:
-                torch.manual_seed(seed)
-                model = SeparationNet(recipe.width)
-                train_separation(model, replace(recipe, seed=seed), loss, plot=False)
-            l1_model = model if name == "L1" else l1_model
-            rows[name].append(evaluate_separation(model, recipe.held_out_size))
-            print(f"{name}, seed {seed}: {time.perf_counter() - start:.0f} s of training, {rows[name][-1]}")
-        start = time.perf_counter()
-        larger = pick(fast=replace(linear_light_recipe(seed), n_patches=64, epochs=1), full=linear_light_recipe(seed))
-        rows[linear_light].append(evaluate_separation(train_linear_light(larger), recipe.held_out_size))
-        print(f"{linear_light}, seed {seed}: {time.perf_counter() - start:.0f} s of training, {rows[linear_light][-1]}")
-    print(f"\nReflection removal, seeds {seeds}, {recipe.n_patches} blends x {recipe.epochs} epochs (perceptual stage: "
-          f"{recipe.finetune_epochs} more from the L1 network, {'+'.join(recipe.perceptual_layers)}), "
-          f"{torch.get_num_threads()} threads; held-out blends, mean (spread = max - min over seeds)")
-    print(f"{'':>44} {'PSNR of B':>14} {'SSIM of B':>14} {'grad. corr.':>14}")
-    summary = {}
-    for name, runs in rows.items():
-        summary[name] = {key: (sum(r[key] for r in runs) / len(runs),
-                               max(r[key] for r in runs) - min(r[key] for r in runs)) for key in runs[0]}
-        print(f"{name:>44} " + " ".join(f"{m:8.3f} ±{s:5.3f}" for m, s in summary[name].values()))
-    base, l1, excl_run, excl_from_start, percep_run, both, _ = summary.values()
+    variants = {"control": dict(), "+ exclusion": dict(exclusion_weight=recipe.exclusion_weight),
+                "+ perceptual": dict(perceptual=perceptual, perceptual_weight=recipe.perceptual_weight)}
     checks = []
-    for what, runs in (("L1 net", rows["L1"]), ("linear-light net", rows[linear_light])):
-        worst = {key: min(r[key] for r in runs) for key in ("psnr", "ssim")}   # the target holds in every seed
-        checks.append((f"{what} beats the prior in every seed: PSNR {worst['psnr'] - base['psnr'][0]:+.2f} dB, "
-                       f"SSIM {worst['ssim'] - base['ssim'][0]:+.4f} (worst seed)",
-                       worst["psnr"] > base["psnr"][0] and worst["ssim"] > base["ssim"][0]))
-    for what, without, with_ in (("L1, from halfway", l1, excl_run), ("perceptual", percep_run, both)):
-        spread = max(without["psnr"][1], with_["psnr"][1])
-        checks += [(f"exclusion ({what}) lowers the correlation: {with_['correlation'][0] - without['correlation'][0]:+.3f}",
-                    with_["correlation"][0] < without["correlation"][0]),
-                   (f"exclusion ({what}) keeps PSNR of B: {with_['psnr'][0] - without['psnr'][0]:+.2f} dB (spread {spread:.2f})",
-                    with_["psnr"][0] - without["psnr"][0] >= -spread)]
+    for seed in seeds:
+        tuned = {}
+        for name, extra in variants.items():
+            model, start = copy.deepcopy(net), time.perf_counter()
+            train_separation(model, replace(recipe, seed=seed), separation_loss(**base_loss, **extra), plot=False)
+            tuned[f"fine-tuned {name}"] = evaluate_separation(model, crops)
+            print(f"fine-tuned {name}, seed {seed}: {time.perf_counter() - start:.0f} s")
+        print(f"\nfine-tunings of the checkpoint, seed {seed} ({recipe.steps} steps each):")
+        print(comparison_table(tuned, "fine-tuned control", keys=("psnr", "ssim", "correlation")))
+        excl = paired_comparison(tuned["fine-tuned + exclusion"], tuned["fine-tuned control"], ("psnr", "correlation"))
+        checks += [(f"seed {seed}: exclusion lowers the gradient correlation (interval below 0)", excl["correlation"][2] < 0),
+                   (f"seed {seed}: exclusion keeps PSNR of B (interval reaches 0 or above)", excl["psnr"][2] >= 0)]
+    for other in (nothing, classical):
+        diff = paired_comparison(scores[network], scores[other])
+        checks += [(f"network beats {other} on {key.upper()} of B (interval above 0)", diff[key][1] > 0)
+                   for key in ("psnr", "ssim")]
     for text, ok in checks:
-        print(f"  {text:<64} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
-    print(f"  (from step 1 instead: correlation {excl_from_start['correlation'][0] - l1['correlation'][0]:+.3f}, "
-          f"PSNR of B {excl_from_start['psnr'][0] - l1['psnr'][0]:+.2f} dB)")
-
-
-def reflection_attempts(seeds=(0, 1)) -> None:
-    recipe = reflection_recipe()
-    l1 = separation_loss()
-
-    plain = lambda start_at_blend: lambda: SeparationNet(recipe.width, start_at_blend=start_at_blend)
-    linear_light = lambda: LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
-    variants = {"L1": (plain(False), False, l1), "L1, started at the blend": (plain(True), False, l1),
-                "L1, augmented blends": (plain(False), True, l1), "L1, both": (plain(True), True, l1),
-                "L1 + 0.2 (1 - SSIM), both": (plain(True), True, separation_loss(ssim_weight=0.2)),
-                "linear light, L1": (linear_light, False, l1),
-                "linear light, L1 + 1 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=1.0)),
-                "linear light, L1 + 3 (1 - SSIM)": (linear_light, False, separation_loss(ssim_weight=3.0))}
-    for name, (network, augment, loss) in variants.items():
-        for seed in seeds:
-            torch.manual_seed(seed)
-            model = network()
-            start = time.perf_counter()
-            train_separation(model, replace(recipe, seed=seed, augment=augment), loss, plot=False)
-            result = evaluate_separation(model, recipe.held_out_size)
-            print(f"{name:>32}, seed {seed}: PSNR of B {result['psnr']:.2f} dB, SSIM of B {result['ssim']:.3f}, "
-                  f"correlation {result['correlation']:.3f} ({time.perf_counter() - start:.0f} s of training)")
+        print(f"  {text:<78} -> {pick(fast='(targets apply to full mode only)', full='PASS' if ok else 'FAIL')}")
 
 
 BENCHMARKS = {"image_enhancement": image_enhancement, "reflection_removal": reflection_removal,
               "super_resolution": super_resolution}
-EXTRA_BENCHMARKS = {"reflection_attempts": reflection_attempts}
+EXTRA_BENCHMARKS = {}
 
 
 def main(names=None):

@@ -32,7 +32,8 @@ __all__ = ["confusion_matrix", "pixel_accuracy", "iou_per_class", "mean_iou", "m
            "boundary_precision_recall", "boundary_f1", "psnr", "ssim", "gaussian_window",
            "rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "psnr_y", "ssim_y", "high_frequency_power",
            "high_frequency_ratio", "subpixel_pattern_share", "change_correlation",
-           "average_precision", "mean_average_precision", "coco_average_precision"]
+           "average_precision", "mean_average_precision", "coco_average_precision",
+           "paired_bootstrap"]
 
 
 # --- label maps ------------------------------------------------------------------------------------
@@ -256,6 +257,30 @@ def ssim(x, y, data_range: float = 1.0, reduction: str = "mean") -> torch.Tensor
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
                 / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
     return _reduce(ssim_map.flatten(1).mean(1), reduction)
+
+
+def paired_bootstrap(a, b, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """The mean of the paired differences ``a - b`` (one score per test item, e.g. PSNR per image, of two
+    methods on the same items) and its percentile bootstrap interval (Efron & Tibshirani 1993, §13.3):
+    ``resamples`` times, draw ``len(a)`` items with replacement, average their differences; the interval
+    holds the central ``level`` share of those means. Returns ``(mean, low, high)``; an interval that
+    excludes 0 says the difference is larger than what the choice of test items explains."""
+    a = torch.as_tensor(a, dtype=torch.float64).flatten()
+    b = torch.as_tensor(b, dtype=torch.float64).flatten()
+    if a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"paired_bootstrap: a and b must hold one score per item for the same >= 2 items, "
+                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+    if not torch.isfinite(a - b).all():
+        raise ValueError("paired_bootstrap: the scores must be finite (an identical pair gives PSNR inf)")
+    resamples = check_int("resamples", resamples, 100, expected="an int >= 100 (bootstrap resamples)")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    difference = a - b
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randint(len(difference), (resamples, len(difference)), generator=generator)
+    means = difference[index].mean(1)
+    low, high = torch.quantile(means, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return difference.mean().item(), low.item(), high.item()
 
 
 # --- super resolution's convention: luminance, border cropped ------------------------------------

@@ -10,10 +10,10 @@ from skimage.color import rgb2ycbcr, ycbcr2rgb
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from course_lib.data import sample_image
-from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, confusion_matrix,
-                                iou_per_class, mean_iou, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim,
-                                ssim_y, ycbcr_to_rgb, high_frequency_power, high_frequency_ratio,
-                               subpixel_pattern_share, change_correlation)
+from course_lib.metrics import (boundary_f1, boundary_map, boundary_precision_recall, change_correlation,
+                                confusion_matrix, high_frequency_power, high_frequency_ratio, iou_per_class, mean_iou,
+                                paired_bootstrap, pixel_accuracy, psnr, psnr_y, rgb_to_y, rgb_to_ycbcr, ssim, ssim_y,
+                                subpixel_pattern_share, ycbcr_to_rgb)
 
 
 def _labels(seed, shape=(2, 9, 7), num_classes=4):
@@ -308,3 +308,22 @@ def test_change_correlation_is_the_cosine_of_change_and_missing_detail_on_y():
     per_image = change_correlation(other, old, truth, border=2, reduction="none")
     assert per_image.shape == (2,)
     assert per_image[0].item() == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_paired_bootstrap_matches_a_numpy_transcription():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1.0, 50), rng.normal(0.0, 1.0, 50)
+    mean, low, high = paired_bootstrap(torch.tensor(a), torch.tensor(b), resamples=4000, seed=1)
+    assert mean == pytest.approx(np.mean(a - b), abs=1e-12)
+    # the percentile interval of resampled means (numpy's own resampling: the same law, other draws)
+    means = [(a - b)[rng.integers(0, 50, 50)].mean() for _ in range(4000)]
+    np_low, np_high = np.percentile(means, [2.5, 97.5])
+    se = np.std(a - b, ddof=1) / np.sqrt(50)
+    assert low == pytest.approx(np_low, abs=0.25 * se) and high == pytest.approx(np_high, abs=0.25 * se)
+    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.15)   # the normal approximation's width
+    # a constant difference has a zero-width interval; mismatched or infinite scores are refused
+    assert paired_bootstrap([3.0, 4.0], [2.0, 3.0]) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="same >= 2 items"):
+        paired_bootstrap([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        paired_bootstrap([float("inf"), 2.0], [1.0, 1.0])

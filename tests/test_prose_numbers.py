@@ -83,7 +83,6 @@ def unsourced(path: Path) -> list[str]:
 # Notebooks whose prose is still being converted; each leaves this list when its test passes.
 NOT_YET_CONVERTED = {
     "09_image_enhancement",
-    "10_reflection_removal",
 }
 
 

@@ -3,7 +3,7 @@ Separation with Perceptual Losses", CVPR 2018, §4 (notebook 10).
 
     blend, background, reflection = synthesize_blend(b, r, sigma=3.0)   # one deterministic blend
     train = reflection_training_pairs(512, size=64, seed=0)              # patches of TRAIN_IMAGES
-    held_out = held_out_blends(size=256)                                 # HELD_OUT_IMAGES only
+    blends, backgrounds, reflections, pairs = evaluation_blends()        # 102 held-out blends of 128 px
 
 A photo through glass is the sum, in linear light, of the background behind the glass (B, in focus)
 and a reflection (R, out of focus because the camera focuses on the background). The recipe: undo
@@ -23,7 +23,7 @@ from course_lib.data.samples import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.validate import check_image_range, check_int
 
 __all__ = ["GAMMA", "SIGMA_RANGE", "MIXING_RANGE", "AUGMENT_SCALES", "AUGMENT_GAIN", "synthesize_blend",
-           "random_blends", "reflection_training_pairs", "held_out_blends"]
+           "random_blends", "reflection_training_pairs", "evaluation_blends"]
 
 #: The display gamma the recipe undoes before adding the layers in linear light.
 GAMMA = 2.2
@@ -111,15 +111,15 @@ def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: in
 
 def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment: bool = False):
     """``count`` training blends of ``size x size``: backgrounds and reflections are two independent
-    sets of :func:`~course_lib.data.degrade.random_patches` of :data:`TRAIN_IMAGES` (flipped and
-    rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
+    sets of :func:`~course_lib.data.degrade.random_patches` of the :data:`TRAIN_IMAGES` at least ``size``
+    pixels high and wide (flipped and rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
 
     ``augment=True`` draws the patches from the images at every scale of :data:`AUGMENT_SCALES` (those at
     least ``size`` pixels high and wide; antialiased downscaling) and multiplies each background and each
     reflection patch in linear light by a gain uniform in :data:`AUGMENT_GAIN` (drawn from ``seed + 3``)."""
     count = check_int("count", count, 1, expected="a positive int (the number of blends)")
     size = check_int("size", size, 16, expected="an int >= 16 (the patch side)")
-    images = [sample_image(name) for name in TRAIN_IMAGES]
+    images = [image for image in map(sample_image, TRAIN_IMAGES) if min(image.shape[-2:]) >= size]
     if augment:
         images = [image if factor == 1 else TF.resize(image, [h, w], antialias=True).clamp(0, 1)
                   for image in images for factor in AUGMENT_SCALES
@@ -138,14 +138,33 @@ def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment
     return random_blends(backgrounds, reflections, seed=seed + 2)
 
 
-def held_out_blends(size: int = 256, seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``{"camera + rocket": (blend, background, reflection_layer), ...}``: every ordered pair of two
-    different :data:`HELD_OUT_IMAGES` (background first), each the central ``size x size`` crop of the
-    image at its own resolution (like the training patches), blended by :func:`random_blends` from
-    ``seed``. No training image is used."""
-    size = check_int("size", size, 16, expected="an int >= 16 (the image side)")
-    images = {name: TF.center_crop(sample_image(name), [size, size]) for name in HELD_OUT_IMAGES}
+def evaluation_blends(crops_per_pair: int = 17, size: int = 128, seed: int = 100):
+    """The held-out test set: for every ordered pair of two different :data:`HELD_OUT_IMAGES` (background
+    first), ``crops_per_pair`` random ``size x size`` crops of the background and, drawn independently, of
+    the reflection image (uniform positions, no flips), each pair blended by :func:`random_blends` with
+    its own draw of sigma, transmission, attenuation and mixing. 3 images give ``6 x crops_per_pair``
+    blends (102 by default). Returns ``(blends, backgrounds, reflection_layers, pair_names)``, the last a
+    list like ``["camera + rocket", ...]`` with one name per blend. No training image is used."""
+    crops_per_pair = check_int("crops_per_pair", crops_per_pair, 1, expected="a positive int")
+    size = check_int("size", size, 16, expected="an int >= 16 (the crop side)")
+    images = {name: sample_image(name) for name in HELD_OUT_IMAGES}
+    if min(min(image.shape[-2:]) for image in images.values()) < size:
+        raise ValueError(f"evaluation_blends: size {size} is larger than a held-out image")
     pairs = [(b, r) for b in HELD_OUT_IMAGES for r in HELD_OUT_IMAGES if b != r]
-    blends = random_blends(torch.stack([images[b] for b, _ in pairs]), torch.stack([images[r] for _, r in pairs]),
-                           seed=seed)
-    return {f"{b} + {r}": tuple(column[i] for column in blends) for i, (b, r) in enumerate(pairs)}
+    generator = torch.Generator().manual_seed(seed)
+
+    def crop(name):
+        image = images[name]
+        top = int(torch.randint(image.shape[-2] - size + 1, (1,), generator=generator))
+        left = int(torch.randint(image.shape[-1] - size + 1, (1,), generator=generator))
+        return image[:, top: top + size, left: left + size]
+
+    backgrounds, reflections, names = [], [], []
+    for b, r in pairs:
+        for _ in range(crops_per_pair):
+            backgrounds.append(crop(b))
+            reflections.append(crop(r))
+            names.append(f"{b} + {r}")
+    blends, backgrounds, reflection_layers = random_blends(torch.stack(backgrounds), torch.stack(reflections),
+                                                           seed=seed + 1)
+    return blends, backgrounds, reflection_layers, names

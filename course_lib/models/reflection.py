@@ -4,17 +4,19 @@ background B (the paper's transmission layer T) and the reflection R; and the cl
 is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoothness", CVPR 2014).
 
     model = SeparationNet()                          # blend (N, 3, H, W) -> B and R stacked: (N, 6, H, W)
-    prior = fit_smoothness_prior(blends, backgrounds)   # the low/high-frequency baseline
+    classical = RelativeSmoothness()                 # Li & Brown 2014: the classical baseline
     loss = exclusion_loss(b, r)                      # Eq. 4-5: edges of B and R should not coincide
     gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
-    history = train_separation(model, reflection_recipe(), exclusion_weight=0.1)
-    evaluate_separation(model)                       # PSNR/SSIM of B and the correlation, held-out blends
-    model = load_linear_light_checkpoint()           # the shipped network: ties the prior on SSIM (notebook 10, §3)
+    model = load_linear_light_checkpoint()           # the shipped network (scripts/train_reflection_checkpoint.py)
+    train_separation(model, reflection_recipe(), separation_loss(exclusion_weight=0.1))   # fine-tune it
+    scores = evaluate_separation(model)              # per held-out blend: PSNR/SSIM of B, gradient correlation
+    paired_comparison(scores, evaluate_separation(DoNothing()))   # differences with bootstrap intervals
 """
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
@@ -24,13 +26,13 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from course_lib.config import pick
-from course_lib.data.reflection import GAMMA, held_out_blends, reflection_training_pairs
-from course_lib.metrics import psnr, ssim
+from course_lib.data.reflection import GAMMA, evaluation_blends, reflection_training_pairs
+from course_lib.metrics import paired_bootstrap, psnr, ssim
 from course_lib.train import fit, predict
 from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
 
-__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "SmoothnessPrior",
-           "fit_smoothness_prior",
+__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "RelativeSmoothness",
+           "DoNothing", "paired_comparison", "comparison_table", "score_separation",
            "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
            "evaluate_separation", "LINEAR_LIGHT_SSIM_WEIGHT", "LINEAR_LIGHT_CHECKPOINT", "linear_light_recipe",
            "train_linear_light", "load_linear_light_checkpoint"]
@@ -108,7 +110,7 @@ class SeparationNet(nn.Module):
     and the reflection R. The paper also feeds VGG-19 "hypercolumn" features, 64 maps and dilations up
     to 64; here ``width`` maps and no hypercolumns (the course's loss network is offline).
     ``start_at_blend=True`` zero-initialises the 1x1 convolution, so that the untrained network returns
-    B = I and R = 0: training starts at the answer of the fitted smoothness prior (notebook 10, §3)."""
+    B = I and R = 0: training starts at the do-nothing baseline (:class:`DoNothing`)."""
 
     def __init__(self, width: int = 24, depth: int = 5, start_at_blend: bool = False):
         super().__init__()
@@ -137,7 +139,7 @@ class LinearLightSeparationNet(SeparationNet):
     Gaussian of ``reflection_sigma`` pixels (the reflection is out of focus: it holds no fine detail), and one gain
     per image and channel, ``1 / t = exp(mean of g)`` (the glass's transmission is one number); then
     ``B = (I - R) / t``. Every fine edge of B comes from I itself: the network can take away only a smooth layer
-    and brighten, so it cannot paint the dilations' grid into B (notebook 10, §3). It starts near the blend:
+    and brighten, so it cannot paint the dilations' grid into B. It starts near the blend:
     ``R = 5 % of I``, ``t = 1``. Outputs B and R stacked and gamma-encoded, like :class:`SeparationNet`."""
 
     def __init__(self, width: int = 24, depth: int = 5, reflection_sigma: float = 1.5):
@@ -158,47 +160,76 @@ class LinearLightSeparationNet(SeparationNet):
         return torch.cat([background, reflection], 1).clamp(1e-5, 1) ** (1 / GAMMA)
 
 
-class SmoothnessPrior(nn.Module):
-    """The classical baseline, after Li & Brown 2014 ("the reflection is smoother"): the reflection is
-    a share of the low frequencies, ``R = (1 - share) · G_sigma * I``, and the background the rest,
-    ``B = I - R`` = the high frequencies of I plus ``share`` of its low ones. No learning; ``sigma`` and
-    ``share`` are fitted on training blends by :func:`fit_smoothness_prior`. Outputs B and R stacked,
-    like :class:`SeparationNet`."""
+def _transfer_function(kernel: list[list[float]], shape) -> torch.Tensor:
+    """The 2-D DFT of a small filter placed with its centre at pixel (0, 0) of an image of ``shape`` (MATLAB's
+    ``psf2otf``): multiplying an image's DFT by it is the filter's circular convolution."""
+    kernel = torch.tensor(kernel, dtype=torch.float64)
+    padded = torch.zeros(*shape, dtype=torch.float64)
+    padded[:kernel.shape[0], :kernel.shape[1]] = kernel
+    return torch.fft.fft2(torch.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1)))
 
-    def __init__(self, sigma: float = 3.0, share: float = 0.5):
+
+class RelativeSmoothness(nn.Module):
+    """The classical baseline: Li & Brown, "Single Image Layer Separation using Relative Smoothness", CVPR 2014:
+    their objective with the L0 gradient prior of their code. B (their L1) has sparse, strong gradients; the reflection
+    R = I - B is smooth, so its Laplacian is small:
+
+        min_B  sum_x  ||grad B(x)||_0  +  lam ||laplacian * (I - B)||^2,   0 <= B <= I.
+
+    Half-quadratic splitting (their Algorithm 1): ``iterations`` times, with beta = 2^k / ``threshold``,
+    (1) keep B's forward differences where their absolute sum over the channels is at least 1 / beta, zero the
+    others (``g``); (2) solve ``min lam ||lap * (I - B)||^2 + beta ||grad B - g||^2`` for B in closed form in
+    the Fourier domain (circular convolutions become products):
+
+        F(B) = (lam |F(lap)|^2 F(I) + beta sum_d conj(F(d)) F(g_d)) / (lam |F(lap)|^2 + beta sum_d |F(d)|^2),
+
+    then (3) fix the constant the equation leaves free: each channel of B is shifted so that B <= I holds at
+    99 % of the pixels (the brightest background the constraint allows; their code balances the violations
+    instead), and clipped to [0, I]. No learning; ``lam`` and ``threshold`` are settings (``threshold=0.05`` as
+    in their code). Outputs B and R = I - B stacked, like :class:`SeparationNet`; works in float64."""
+
+    def __init__(self, lam: float = 100.0, threshold: float = 0.05, iterations: int = 3):
         super().__init__()
-        self.sigma, self.share = float(sigma), float(share)
+        for name, value in (("lam", lam), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"RelativeSmoothness: {name} must be a positive number, got {value!r}")
+        self.lam, self.threshold = float(lam), float(threshold)
+        self.iterations = check_int("iterations", iterations, 1, expected="a positive int")
 
     def forward(self, blend: torch.Tensor) -> torch.Tensor:
         check_image_batch(blend, "blend")
-        size = 2 * int(3 * self.sigma) + 1
-        reflection = (1 - self.share) * TF.gaussian_blur(blend, [size, size], [self.sigma, self.sigma])
-        return torch.cat([blend - reflection, reflection], 1)
-
-
-def fit_smoothness_prior(blends: torch.Tensor, backgrounds: torch.Tensor, sigmas=(1.0, 2.0, 4.0, 8.0),
-                         shares=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)) -> SmoothnessPrior:
-    """The :class:`SmoothnessPrior` whose ``(sigma, share)`` from the grid gives the highest mean PSNR of
-    B on ``blends`` (training blends: the held-out ones are for measuring)."""
-    check_image_batch(blends, "blends")
-    check_image_batch(backgrounds, "backgrounds")
-    scores = {(sigma, share): psnr(SmoothnessPrior(sigma, share)(blends)[:, :3].clamp(0, 1), backgrounds).item()
-              for sigma in sigmas for share in shares}
-    return SmoothnessPrior(*max(scores, key=scores.get))
+        i = blend.double()
+        shape = i.shape[-2:]
+        dx, dy = _transfer_function([[0, -1, 1]], shape), _transfer_function([[0], [-1], [1]], shape)
+        laplacian = _transfer_function([[0, 1, 0], [1, -4, 1], [0, 1, 0]], shape).abs() ** 2
+        smooth_r = self.lam * laplacian * torch.fft.fft2(i)
+        b = i
+        for k in range(self.iterations):
+            beta = 2**k / self.threshold
+            spectrum = torch.fft.fft2(b)
+            target = 0
+            for d in (dx, dy):
+                grad = torch.fft.ifft2(d * spectrum).real
+                grad = grad * (grad.abs().sum(-3, keepdim=True) >= 1 / beta)
+                target = target + d.conj() * torch.fft.fft2(grad)
+            denominator = self.lam * laplacian + beta * (dx.abs() ** 2 + dy.abs() ** 2)
+            b = torch.fft.ifft2((smooth_r + beta * target) / (denominator + 1e-16)).real
+            b = b - torch.quantile((b - i).flatten(-2), 0.99, dim=-1)[..., None, None]
+            b = torch.minimum(b.clamp_min(0), i)
+        b = b.to(blend.dtype)
+        return torch.cat([b, blend - b], 1)
 
 
 @dataclass(frozen=True)
 class ReflectionRecipe:
-    """How notebook 10 trains :class:`SeparationNet` (``benchmarks/applications.py`` runs the same):
-    ``n_patches`` blends of ``patch x patch`` crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`),
-    L1 on B and on R, plus ``exclusion_weight`` times :func:`exclusion_loss` where asked; Adam with a
-    one-cycle learning rate up to ``max_lr`` for ``epochs`` passes; measured on held-out blends of
-    ``held_out_size`` pixels. The perceptual stage (:meth:`finetuning`) continues from the L1 network for
-    ``finetune_epochs`` passes at a quarter of the learning rate, adding ``perceptual_weight`` times a
-    perceptual loss on B at ``perceptual_layers`` of the course's loss network (notebook 07). ``augment``
-    draws the training blends with :func:`reflection_training_pairs`'s scale and brightness augmentation.
-    ``exclusion_start``: the share of the training steps trained without the exclusion loss before it is
-    switched on (:attr:`exclusion_after` steps; 0: from the first step)."""
+    """How a separation network trains (:func:`train_separation`): ``n_patches`` blends of ``patch x patch``
+    crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`, drawn from ``seed``; ``augment`` adds its scale
+    and brightness augmentation), batches of ``batch_size``, Adam with a one-cycle learning rate up to ``max_lr``
+    for ``epochs`` passes. The extra losses of notebook 10's fine-tunings: ``exclusion_weight`` times
+    :func:`exclusion_loss` (switched on after ``exclusion_start`` of the steps, :attr:`exclusion_after`) and
+    ``perceptual_weight`` times a perceptual loss on B at ``perceptual_layers`` of the course's loss network
+    (notebook 07). :func:`reflection_recipe` is the notebook's fine-tuning, :func:`linear_light_recipe` the
+    shipped checkpoint's training."""
 
     n_patches: int
     epochs: int
@@ -207,13 +238,11 @@ class ReflectionRecipe:
     max_lr: float = 2e-3
     width: int = 24
     exclusion_weight: float = 0.1
-    held_out_size: int = 256
     seed: int = 0
-    finetune_epochs: int = 2
     perceptual_weight: float = 10.0
     perceptual_layers: tuple[str, ...] = ("relu1_2",)
     augment: bool = False
-    exclusion_start: float = 0.5
+    exclusion_start: float = 0.0
 
     def __post_init__(self):
         start = self.exclusion_start
@@ -230,16 +259,12 @@ class ReflectionRecipe:
         """The steps before the exclusion loss is switched on: ``separation_loss(exclusion_after=...)``."""
         return round(self.exclusion_start * self.steps)
 
-    def finetuning(self) -> "ReflectionRecipe":
-        """The recipe of the perceptual stage: ``finetune_epochs`` passes at ``max_lr / 4``."""
-        return replace(self, epochs=self.finetune_epochs, max_lr=self.max_lr / 4)
-
 
 def reflection_recipe() -> ReflectionRecipe:
-    """The mode's recipe: in full mode 3072 blends for 8 epochs (and 2 of fine-tuning), in fast mode 128 for
-    one (and one)."""
-    return pick(fast=ReflectionRecipe(n_patches=128, epochs=1, held_out_size=128, finetune_epochs=1),
-                full=ReflectionRecipe(n_patches=3072, epochs=8))
+    """Notebook 10's fine-tuning of the shipped network: in full mode 1,600 blends for 2 epochs (200 steps) at a
+    quarter of the checkpoint's learning rate, in fast mode 64 blends for one epoch."""
+    return pick(fast=ReflectionRecipe(n_patches=64, epochs=1, max_lr=5e-4),
+                full=ReflectionRecipe(n_patches=1600, epochs=2, max_lr=5e-4))
 
 
 def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
@@ -295,14 +320,65 @@ def separate(model: nn.Module, blends: torch.Tensor) -> tuple[torch.Tensor, torc
     return out[:, :3], out[:, 3:]
 
 
-def evaluate_separation(model: nn.Module, size: int = 256, seed: int = 0) -> dict[str, float]:
-    """On :func:`~course_lib.data.reflection.held_out_blends`: mean PSNR and SSIM of the predicted B
-    against the true background (``"psnr"``, ``"ssim"``) and the mean :func:`gradient_correlation` of
-    the predicted B and R (``"correlation"``)."""
-    blends, backgrounds, _ = (torch.stack(column) for column in zip(*held_out_blends(size, seed).values()))
+@functools.lru_cache(maxsize=2)
+def _evaluation_set(crops_per_pair: int, size: int):
+    return evaluation_blends(crops_per_pair, size)
+
+
+def evaluate_separation(model: nn.Module, crops_per_pair: int = 17, size: int = 128) -> dict[str, torch.Tensor]:
+    """``model`` (blend to B and R stacked) on the held-out test set
+    :func:`~course_lib.data.reflection.evaluation_blends` (102 blends by default): one value per blend of the PSNR
+    and SSIM of the predicted B against the true background (``"psnr"``, ``"ssim"``) and the
+    :func:`gradient_correlation` of the predicted B and R (``"correlation"``). Compare two methods with
+    :func:`paired_comparison`; :data:`DO_NOTHING` is the baseline B = I."""
+    blends, backgrounds, _, _ = _evaluation_set(crops_per_pair, size)
+    return score_separation(model, blends, backgrounds)
+
+
+def score_separation(model: nn.Module, blends: torch.Tensor, backgrounds: torch.Tensor) -> dict[str, torch.Tensor]:
+    """:func:`evaluate_separation` on any blends and their true backgrounds ``(N, 3, H, W)``."""
+    check_image_batch(backgrounds, "backgrounds")
     b, r = separate(model, blends)
-    return dict(psnr=psnr(b, backgrounds).item(), ssim=ssim(b, backgrounds).item(),
-                correlation=gradient_correlation(b, r).item())
+    return dict(psnr=psnr(b, backgrounds, reduction="none"), ssim=ssim(b, backgrounds, reduction="none"),
+                correlation=gradient_correlation(b, r, reduction="none"))
+
+
+class DoNothing(nn.Module):
+    """The baseline that separates nothing: B = I, R = 0 (outputs stacked like :class:`SeparationNet`)."""
+
+    def forward(self, blend: torch.Tensor) -> torch.Tensor:
+        return torch.cat([blend, torch.zeros_like(blend)], 1)
+
+
+def paired_comparison(scores: dict[str, torch.Tensor], baseline: dict[str, torch.Tensor],
+                      keys=("psnr", "ssim"), seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """For each of ``keys``, the mean difference ``scores - baseline`` over the same blends (two results of
+    :func:`evaluate_separation`) and its paired bootstrap 95 % interval
+    (:func:`course_lib.metrics.paired_bootstrap`, 2,000 resamples): ``{"psnr": (mean, low, high), ...}``."""
+    return {key: paired_bootstrap(scores[key], baseline[key], seed=seed) for key in keys}
+
+
+_UNITS = {"psnr": ("PSNR of B", "dB", 2), "ssim": ("SSIM of B", "", 4), "correlation": ("grad. corr.", "", 3)}
+
+
+def comparison_table(scores: dict[str, dict[str, torch.Tensor]], baseline: str, rows=None,
+                     keys=("psnr", "ssim")) -> str:
+    """A printable table: for each method of ``rows`` (default: every method of ``scores`` but the baseline),
+    its mean difference from ``scores[baseline]`` and the 95 % interval of :func:`paired_comparison`, per key
+    (``"psnr"`` in dB, ``"ssim"``, ``"correlation"``); the baseline's own means head the table."""
+    rows = [name for name in scores if name != baseline] if rows is None else list(rows)
+    width = max(len(name) for name in [*rows, baseline]) + 4
+    header = "".join(f"{_UNITS[key][0]:>28}" for key in keys)
+    base = "".join(f"{scores[baseline][key].mean().item():>28.{_UNITS[key][2]}f}" for key in keys)
+    lines = [f"{'':<{width}}{header}", f"{baseline:<{width}}{base}",
+             f"difference from it, mean [95 % paired bootstrap interval]:"]
+    for name in rows:
+        cells = []
+        for key, (mean, low, high) in paired_comparison(scores[name], scores[baseline], keys).items():
+            digits = _UNITS[key][2]
+            cells.append(f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]".rjust(28))
+        lines.append(f"{'  ' + name:<{width}}" + "".join(cells))
+    return "\n".join(lines)
 
 
 #: The SSIM weight of the shipped :class:`LinearLightSeparationNet`: ``separation_loss(ssim_weight=3.0)``.
@@ -312,10 +388,8 @@ LINEAR_LIGHT_CHECKPOINT = "checkpoints/reflection/linear_light.pt"
 
 
 def linear_light_recipe(seed: int = 0) -> ReflectionRecipe:
-    """The recipe of the shipped :class:`LinearLightSeparationNet`: the full-mode recipe's pixels as 1,365
-    patches of 96x96 instead of 3,072 of 64x64 (8 epochs, seed ``seed``), so that each patch shows more of
-    a scene next to its reflection. The same network on 64-px patches stayed at the blend's SSIM
-    (notebook 10, §3)."""
+    """The recipe of the shipped :class:`LinearLightSeparationNet`: 1,365 blends of 96x96 patches (the pixels of
+    3,072 patches of 64x64), 8 epochs, seed ``seed``: a patch shows more of a scene next to its reflection."""
     return ReflectionRecipe(n_patches=1365, epochs=8, patch=96, seed=seed)
 
 
