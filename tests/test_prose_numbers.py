@@ -78,7 +78,6 @@ NOT_YET_CONVERTED = {
     "06_gatys",
     "07_perceptual_loss",
     "08_distillation",
-    "09_image_enhancement",
     "10_reflection_removal",
     "11_super_resolution",
 }
