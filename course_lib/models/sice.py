@@ -17,6 +17,9 @@ The paper's three ideas, as the slide names them:
   filter; the paper's code uses a WLS filter, which neither PyTorch nor scikit-image has — we use He et
   al.'s guided filter, linear-time, differentiable and close to WLS in effect) and a *detail* layer.
   Stage 1 enhances each layer with its own network, stage 2 fuses them with the colour (Fig. 6).
+  ``SICE(eps=NO_SPLIT_EPS)`` switches the split off and changes nothing else (same layers, parameters and
+  receptive field): the comparison that tells whether the split helps. ``OneStage``, the older control, has
+  about the same parameters but a smaller receptive field, so it mixes the split with context.
 - **Channel split**: luminance and colour are handled apart (YCbCr), so brightening does not shift hues.
 """
 from __future__ import annotations
