@@ -12,7 +12,7 @@ from course_lib.models.sice import (BASELINES, SICE, EnhanceRecipe, OneStage, en
                                     frequency_split, guided_filter, held_out_pairs, on_luminance, one_stage_like,
                                     sice_loss)
 from course_lib.ops.exposure_fusion import (collapse, contrast, exposure_fusion, fusion_weights, gaussian_pyramid,
-                                            laplacian_pyramid, saturation, well_exposedness)
+                                            laplacian_pyramid, pyramid_blend, saturation, well_exposedness)
 from course_lib.profiling import count_parameters
 
 TINY = EnhanceRecipe(image_size=32, n_patches=8, epochs=1, patch=16, batch_size=4, width=4)
@@ -186,4 +186,144 @@ def test_train_networks_passes_verbose_to_fit_for_both_networks(verbose, monkeyp
     monkeypatch.setattr(sice, "enhancement_training_data", lambda recipe: torch.utils.data.TensorDataset(
         torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)))
     networks = sice.train_networks(EnhanceRecipe(image_size=32, n_patches=4, epochs=1), seed=0, verbose=verbose)
-    assert list(networks) == ["SICE", "one-stage"] and seen == [verbose, verbose]
+    assert list(networks) == list(sice.NETWORKS) and seen == [verbose] * len(sice.NETWORKS)
+
+
+# --- exposure fusion against an independent transcription of Mertens et al. 2007 ----------------------
+
+def _mertens_numpy(stack: np.ndarray, levels: int, sigma: float = 0.2, eps: float = 1e-12) -> np.ndarray:
+    """Mertens, Kautz & Van Reeth 2007 in float64 NumPy, written from the paper: §3.1 weights
+    W = C·S·E (Eq. 1), normalised over the frames (Eq. 2); §3.2 Eq. 3, L{R}_l = sum_k G{W_k}_l L{I_k}_l,
+    collapsed. Pyramids as Burt & Adelson: the 5-tap binomial blur (borders replicated) and decimation by
+    2; the expand step is bilinear interpolation with half-pixel centres (the course's choice)."""
+    k5 = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16
+
+    def blur(x):  # (..., H, W)
+        p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(2, 2), (2, 2)], mode="edge")
+        h, w = x.shape[-2:]
+        rows = sum(k5[i] * p[..., i:i + h, :] for i in range(5))
+        return sum(k5[j] * rows[..., :, j:j + w] for j in range(5))
+
+    def expand(x, size):
+        def axis_weights(n_in, n_out):
+            matrix = np.zeros((n_out, n_in))
+            for o in range(n_out):
+                src = max((o + 0.5) * n_in / n_out - 0.5, 0.0)
+                i0 = int(src)
+                i1 = min(i0 + 1, n_in - 1)
+                matrix[o, i0] += 1 - (src - i0)
+                matrix[o, i1] += src - i0
+            return matrix
+        a, b = axis_weights(x.shape[-2], size[0]), axis_weights(x.shape[-1], size[1])
+        return np.einsum("oh,...hw,pw->...op", a, x, b)
+
+    def gaussian(x):
+        pyramid = [x]
+        for _ in range(levels - 1):
+            pyramid.append(blur(pyramid[-1])[..., ::2, ::2])
+        return pyramid
+
+    def laplacian(x):
+        g = gaussian(x)
+        return [fine - expand(coarse, fine.shape[-2:]) for fine, coarse in zip(g, g[1:])] + [g[-1]]
+
+    grey = np.pad(stack.mean(1), [(0, 0), (1, 1), (1, 1)], mode="edge")
+    c = np.abs(grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] - 4 * grey[:, 1:-1, 1:-1])
+    mu = stack.mean(1)
+    s = np.sqrt(((stack - mu[:, None]) ** 2).mean(1))
+    e = np.prod(np.exp(-((stack - 0.5) ** 2) / (2 * sigma**2)), axis=1)
+    w = c * s * e + eps
+    w = w / w.sum(0)
+    blended = [(gw[:, None] * li).sum(0) for gw, li in zip(gaussian(w), laplacian(stack))]
+    image = blended[-1]
+    for level in reversed(blended[:-1]):
+        image = level + expand(image, level.shape[-2:])
+    return np.clip(image, 0, 1)
+
+
+@pytest.mark.parametrize("shape, levels", [((3, 3, 16, 16), 3), ((2, 3, 13, 21), 2), ((4, 3, 24, 18), 4)])
+def test_exposure_fusion_matches_a_transcription_of_the_paper(shape, levels):
+    frames = torch.rand(shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=torch.float64)
+    frames = (frames * torch.linspace(0.3, 1.6, shape[0], dtype=torch.float64).view(-1, 1, 1, 1)).clamp(0, 1)
+    expected = _mertens_numpy(frames.numpy(), levels)
+    np.testing.assert_allclose(exposure_fusion(frames, levels=levels).numpy(), expected, atol=1e-10, rtol=0)
+
+
+def test_pyramid_blend_with_equal_weights_is_the_mean_of_the_frames():
+    stack = torch.rand(3, 3, 20, 20, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    torch.testing.assert_close(pyramid_blend(stack, torch.full((3, 1, 20, 20), 7.0, dtype=torch.float64), 3),
+                               stack.mean(0))
+
+
+@pytest.mark.parametrize("weights, message", [(torch.rand(3, 1, 8, 8), "matching"),
+                                              (-torch.ones(2, 1, 8, 8), ">= 0"),
+                                              (torch.zeros(2, 1, 8, 8), "positive sum")])
+def test_pyramid_blend_rejects_bad_weights(weights, message):
+    with pytest.raises(ValueError, match=message):
+        pyramid_blend(torch.rand(2, 3, 8, 8), weights, 2)
+
+
+# --- exercise G1.4: the check rejects the plausible wrong answers ---------------------------------------
+
+def _learner_blend(laplacians=True, normalise=True, weight_pyramid="gaussian"):
+    """A learner's pyramid blend, right by default; each argument is one way to get it wrong."""
+    def pyramid_blend_(stack, weights, levels):
+        if normalise:
+            weights = weights / weights.sum(0, keepdim=True)
+        g = gaussian_pyramid(stack, levels)
+        up = lambda x, like: torch.nn.functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+        bands = [fine - up(coarse, fine) for fine, coarse in zip(g, g[1:])] + [g[-1]] if laplacians else g
+        if weight_pyramid == "gaussian":
+            w = gaussian_pyramid(weights, levels)
+        elif weight_pyramid == "resized":   # shrunk without the blur of the Gaussian pyramid
+            w = [torch.nn.functional.interpolate(weights, size=b.shape[-2:], mode="area") for b in bands]
+        else:                               # full-resolution weights, only at the finest level
+            return (weights * stack).sum(0)
+        return collapse([(wl * bl).sum(0, keepdim=True) for wl, bl in zip(w, bands)])[0]
+    return pyramid_blend_
+
+
+def test_blend_check_accepts_the_right_answer_in_float32_and_float64():
+    from course_lib.checks import verify
+    from course_lib.exercises import REGISTRY
+    assert "matches" in verify(REGISTRY["G1.4"], _learner_blend(), torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("wrong", [dict(laplacians=False), dict(normalise=False), dict(weight_pyramid="resized"),
+                                   dict(weight_pyramid="none")],
+                         ids=["blends-images-not-laplacians", "unnormalised-weights", "weights-resized-not-blurred",
+                              "weighted-sum-no-pyramid"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blend_check_rejects_plausible_wrong_answers(wrong, seed):
+    from course_lib.checks import CheckFailed, verify
+    from course_lib.exercises import REGISTRY
+    with pytest.raises(CheckFailed):
+        verify(REGISTRY["G1.4"], _learner_blend(**wrong), torch.Generator().manual_seed(seed))
+
+
+# --- the split ablation, its receptive field, the grey image --------------------------------------------
+
+def test_no_split_ablation_differs_only_by_the_split():
+    from course_lib.models.sice import NO_SPLIT_EPS, build_networks, receptive_fields
+    torch.manual_seed(0)
+    networks = build_networks(4)
+    split, no_split = networks["SICE"], networks["SICE, no split"]
+    assert [p.shape for p in split.parameters()] == [p.shape for p in no_split.parameters()]
+    fields = receptive_fields(4, size=129)
+    assert fields["SICE"] == fields["SICE, no split"] and fields["one-stage"][1] < fields["SICE"][1]
+    assert abs(fields["one-stage"][0] / fields["SICE"][0] - 1) < 0.1
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    base, detail = frequency_split(image, eps=NO_SPLIT_EPS)
+    assert detail.abs().max() < 1 / 255                      # the base keeps everything: no split
+    assert frequency_split(image)[1].abs().max() > 20 / 255  # the course's eps does split
+
+
+def test_chroma_deviation_is_zero_on_grey_and_counts_in_grey_levels():
+    from course_lib.models.sice import chroma_deviation
+    grey = (0.2 + 0.6 * torch.rand(1, 8, 8)).expand(3, 8, 8)
+    assert chroma_deviation(grey) == pytest.approx(0, abs=1e-4)
+    shifted = rgb_to_ycbcr(grey).clone()
+    shifted[1] += 3 / 255
+    shifted[2] -= 4 / 255
+    from course_lib.metrics import ycbcr_to_rgb
+    assert chroma_deviation(ycbcr_to_rgb(shifted)) == pytest.approx(5, rel=1e-3)

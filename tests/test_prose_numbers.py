@@ -80,15 +80,7 @@ def unsourced(path: Path) -> list[str]:
     return found
 
 
-# Notebooks whose prose is still being converted; each leaves this list when its test passes.
-NOT_YET_CONVERTED = {
-    "09_image_enhancement",
-}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="prose not yet converted"))
-    if p.stem in NOT_YET_CONVERTED else p for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_number_in_the_prose_names_its_source(path):
     found = unsourced(path)
     assert not found, (f"{path.name}: decimal numbers in markdown with no citation (a year) or source "

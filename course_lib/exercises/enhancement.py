@@ -1,9 +1,9 @@
-"""Exercises of notebook 09 (image enhancement: exposure fusion, channel split, Laplacian pyramid)."""
+"""Exercises of notebook 09 (image enhancement: exposure fusion, channel split, Laplacian pyramid, pyramid blend)."""
 import torch
 
 from course_lib.checks import Exercise, uniform_int
 from course_lib.metrics import rgb_to_y
-from course_lib.ops.exposure_fusion import laplacian_pyramid, well_exposedness
+from course_lib.ops.exposure_fusion import laplacian_pyramid, pyramid_blend, well_exposedness
 
 
 def _well_exposedness_cases(g):
@@ -24,8 +24,21 @@ def _laplacian_cases(g):
             for c, h, w, levels in [(1, 8, 8, 2), (3, uniform_int(g, 9, 20), uniform_int(g, 9, 20), 3), (2, 17, 12, 1)]]
 
 
+def _blend_cases(g):
+    """Stacks with smooth and sharp structure, unnormalised positive weights (a frame-wide scale each, so that
+    forgetting Eq. 2's normalisation shows), and pyramids of 2 to 4 levels."""
+    cases = []
+    for k, h, w, levels in [(2, 8, 8, 2), (3, uniform_int(g, 12, 20), uniform_int(g, 12, 20), 3),
+                            (uniform_int(g, 2, 4), 24, uniform_int(g, 17, 30), 4)]:
+        stack = torch.rand(k, 3, h, w, generator=g)
+        weights = (torch.rand(k, 1, h, w, generator=g) + 0.05) * (0.5 + 2 * torch.rand(k, 1, 1, 1, generator=g))
+        cases.append(dict(stack=stack, weights=weights, levels=levels))
+    return cases
+
+
 EXERCISES = [
     Exercise("G1.1", "well_exposedness", well_exposedness, _well_exposedness_cases),
     Exercise("G1.2", "rgb_to_y", rgb_to_y, _rgb_to_y_cases),
     Exercise("G1.3", "laplacian_pyramid", laplacian_pyramid, _laplacian_cases),
+    Exercise("G1.4", "pyramid_blend", pyramid_blend, _blend_cases, tol=1e-4),
 ]

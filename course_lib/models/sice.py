@@ -6,6 +6,7 @@ IEEE TIP 27(4), 2018 — in miniature, for notebook 09.
     base, detail = frequency_split(images)           # smooth luminance + detail, (N, 1, H, W) each
     model = SICE(); train_enhancer(model, recipe)    # two stages: enhance each layer, then fuse
     scores = evaluate_enhancers({"CNN": lambda x: enhance(model, x)}, pairs)
+    runs = compare_networks(recipe, seeds=(0, 1, 2), pairs=pairs)   # SICE, its no-split ablation, one-stage
 
 The paper's three ideas, as the slide names them:
 
@@ -16,6 +17,9 @@ The paper's three ideas, as the slide names them:
   filter; the paper's code uses a WLS filter, which neither PyTorch nor scikit-image has — we use He et
   al.'s guided filter, linear-time, differentiable and close to WLS in effect) and a *detail* layer.
   Stage 1 enhances each layer with its own network, stage 2 fuses them with the colour (Fig. 6).
+  ``SICE(eps=NO_SPLIT_EPS)`` switches the split off and changes nothing else (same layers, parameters and
+  receptive field): the comparison that tells whether the split helps. ``OneStage``, the older control, has
+  about the same parameters but a smaller receptive field, so it mixes the split with context.
 - **Channel split**: luminance and colour are handled apart (YCbCr), so brightening does not shift hues.
 """
 from __future__ import annotations
@@ -35,13 +39,16 @@ from course_lib.data.degrade import random_patches
 from course_lib.data.exposure import exposure_stack
 from course_lib.metrics import psnr, rgb_to_y, rgb_to_ycbcr, ssim, ycbcr_to_rgb
 from course_lib.ops.exposure_fusion import exposure_fusion
+from course_lib.ops.receptive_field import effective_receptive_field, extent
 from course_lib.profiling import count_parameters
 from course_lib.train import fit
 from course_lib.validate import check_float_batch, check_int, check_module
 
-__all__ = ["guided_filter", "frequency_split", "on_luminance", "BASELINES", "SICE", "OneStage",
-           "one_stage_like", "EnhanceRecipe", "enhance_recipe", "fused_reference", "held_out_pairs",
-           "enhancement_training_data", "sice_loss", "train_enhancer", "train_networks", "enhance", "evaluate_enhancers"]
+__all__ = ["guided_filter", "frequency_split", "on_luminance", "BASELINES", "SICE", "NO_SPLIT_EPS", "OneStage",
+           "one_stage_like", "NETWORKS", "build_networks", "receptive_fields", "EnhanceRecipe", "enhance_recipe",
+           "fused_reference", "held_out_pairs", "enhancement_training_data", "sice_loss", "train_enhancer",
+           "train_networks", "enhance", "score_enhancer", "mean_scores", "evaluate_enhancers", "compare_networks",
+           "seed_statistics", "chroma_deviation"]
 
 #: Y of BT.601 studio swing (``metrics.rgb_to_y``) spans [16, 235] / 255; baselines work on [0, 1].
 _Y_LOW, _Y_HIGH = 16 / 255, 235 / 255
@@ -93,7 +100,8 @@ def on_luminance(fn, image: torch.Tensor) -> torch.Tensor:
 
 
 def _adaptive_gamma(y: np.ndarray) -> np.ndarray:
-    """Gamma correction with the gamma that brings the mean luminance to 0.5."""
+    """Gamma correction ``y ** gamma`` with ``gamma = log(0.5) / log(mean(y))`` (the mean clipped to
+    [0.001, 0.999]): the mean luminance itself is mapped to 0.5; the mean of the output is not exactly 0.5."""
     return y ** (math.log(0.5) / math.log(float(np.clip(y.mean(), 1e-3, 1 - 1e-3))))
 
 
@@ -167,7 +175,8 @@ class SICE(nn.Module):
         self.whole_image_enhancer = _stack(5, width, 3, dilations=(1, 2))
 
     def stages(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every intermediate layer: ``base``, ``detail``, ``enhanced_base``, ``enhanced_detail``, ``output``."""
+        """Every intermediate layer: ``base``, ``detail``, ``enhanced_base``, ``enhanced_detail``, ``stage_1`` (the
+        enhanced luminance with the input's colour, RGB) and ``output``."""
         base, detail = frequency_split(x, self.radius, self.eps)
         enhanced_base = self.luminance_enhancer(base)
         enhanced_detail = self.detail_enhancer(base, detail)
@@ -175,10 +184,17 @@ class SICE(nn.Module):
         stage_1 = torch.cat([enhanced_base + enhanced_detail, ycbcr[:, 1:]], 1)
         correction = self.whole_image_enhancer(torch.cat([enhanced_base, enhanced_detail, ycbcr], 1))
         return dict(base=base, detail=detail, enhanced_base=enhanced_base, enhanced_detail=enhanced_detail,
-                    output=ycbcr_to_rgb(stage_1 + correction))
+                    stage_1=ycbcr_to_rgb(stage_1), output=ycbcr_to_rgb(stage_1 + correction))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(x)["output"]
+
+
+#: The ``eps`` of :func:`guided_filter` that switches the frequency split off: every edge above
+#: ``sqrt(eps) = 0.001`` stays in the base, so ``base = Y`` (to well under one grey level) and ``detail = 0``,
+#: through the very same filter. ``SICE(eps=NO_SPLIT_EPS)`` is the ablation that differs only by the split:
+#: same layers, same parameters, same receptive field.
+NO_SPLIT_EPS = 1e-6
 
 
 class OneStage(nn.Module):
@@ -203,6 +219,25 @@ def one_stage_like(model: nn.Module) -> OneStage:
     width, depth = min(((w, d) for w in range(1, 129) for d in range(5, 9)),
                        key=lambda wd: abs(count_parameters(OneStage(*wd)) - target))
     return OneStage(width, depth)
+
+
+#: The networks notebook 09 compares: the two-stage network, the same network with the split switched off
+#: (:data:`NO_SPLIT_EPS`), and the one-stage control of the same size (a smaller receptive field).
+NETWORKS = ("SICE", "SICE, no split", "one-stage")
+
+
+def build_networks(width: int) -> dict[str, nn.Module]:
+    """``{name: network}`` for :data:`NETWORKS`, freshly initialised from torch's current random state."""
+    two_stage = SICE(width)
+    return {"SICE": two_stage, "SICE, no split": SICE(width, eps=NO_SPLIT_EPS), "one-stage": one_stage_like(two_stage)}
+
+
+def receptive_fields(width: int, size: int = 257) -> dict[str, tuple[int, int]]:
+    """``{name: (parameters, receptive field in pixels)}`` for :data:`NETWORKS`: the receptive field is the
+    side of the gradient support of the centre output pixel (``ops.receptive_field``) on a ``size`` image."""
+    torch.manual_seed(0)
+    return {name: (count_parameters(model), extent(effective_receptive_field(model, (1, 3, size, size)))[0])
+            for name, model in build_networks(width).items()}
 
 
 # --- Data: exposure combination ---------------------------------------------------------------------
@@ -232,10 +267,10 @@ class EnhanceRecipe:
 
 
 def enhance_recipe() -> EnhanceRecipe:
-    """The mode's recipe: full mode 256-pixel images and 2048 patches for 6 epochs, fast mode 128-pixel
-    images and 256 patches for one epoch."""
+    """The mode's recipe: full mode 256-pixel images and 2048 patches for 4 epochs (six trainings of it fit
+    notebook 09's full mode in 8 minutes on 2 cores), fast mode 128-pixel images and 256 patches for one epoch."""
     return pick(fast=EnhanceRecipe(image_size=128, n_patches=256, epochs=1),
-                full=EnhanceRecipe(image_size=256, n_patches=2048, epochs=6))
+                full=EnhanceRecipe(image_size=256, n_patches=2048, epochs=4))
 
 
 def fused_reference(name: str, recipe: EnhanceRecipe) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,18 +326,18 @@ def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = 
                optimizer=optimizer, scheduler=scheduler, plot=plot, verbose=verbose)
 
 
-def train_networks(recipe: EnhanceRecipe, seed: int = 0, plot: bool | None = False,
-                   verbose: bool = True) -> dict[str, tuple[nn.Module, dict]]:
-    """``{"SICE": (model, history), "one-stage": (model, history)}``: the two-stage network of width
-    ``recipe.width`` and its same-size control (:func:`one_stage_like`), initialised from ``seed`` and
-    trained on the data of ``recipe`` with ``seed`` (the spread over seeds tells a real effect from luck).
-    ``plot`` and ``verbose`` go to :func:`train_enhancer`: by default no plot and a line per epoch."""
+def train_networks(recipe: EnhanceRecipe, seed: int = 0, plot: bool | None = False, verbose: bool = True,
+                   names=NETWORKS) -> dict[str, tuple[nn.Module, dict]]:
+    """``{name: (model, history)}`` for the ``names`` of :data:`NETWORKS` (:func:`build_networks` of width
+    ``recipe.width``), initialised from ``seed`` and trained on the data of ``recipe`` with ``seed`` (the
+    spread over seeds tells a real effect from luck). ``plot`` and ``verbose`` go to :func:`train_enhancer`."""
     recipe = replace(recipe, seed=check_int("seed", seed, 0))
+    unknown = set(names) - set(NETWORKS)
+    if unknown:
+        raise ValueError(f"train_networks: unknown network(s) {sorted(unknown)}; choose from {NETWORKS}")
     torch.manual_seed(seed)
-    two_stage = SICE(recipe.width)
-    networks = {"SICE": two_stage, "one-stage": one_stage_like(two_stage)}
     return {name: (model, train_enhancer(model, recipe, plot=plot, verbose=verbose))
-            for name, model in networks.items()}
+            for name, model in build_networks(recipe.width).items() if name in names}
 
 
 @torch.no_grad()
@@ -315,23 +350,65 @@ def enhance(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
     return output
 
 
+def score_enhancer(fn, pairs: dict) -> dict[tuple[str, str], dict[str, float]]:
+    """``{(name, kind): {"psnr", "ssim", "detail"}}``: the method ``fn`` (RGB ``(3, H, W)`` -> RGB) on each of
+    ``pairs`` (:func:`held_out_pairs`), with PSNR (dB) and SSIM against the fused reference, and ``detail``,
+    the mean absolute error of the detail layer (:func:`frequency_split`) against the reference's, in 1/255."""
+    scores = {}
+    for key, (frame, reference) in pairs.items():
+        output = fn(frame)
+        detail_error = (frequency_split(output[None])[1] - frequency_split(reference[None])[1]).abs().mean()
+        scores[key] = dict(psnr=psnr(output, reference).item(), ssim=ssim(output, reference).item(),
+                           detail=255 * detail_error.item())
+    return scores
+
+
+def mean_scores(scores: dict[tuple[str, str], dict[str, float]]) -> dict[str, float]:
+    """The mean of :func:`score_enhancer`'s scores, under- and over-exposed frames apart:
+    ``{"psnr_under", "ssim_under", "detail_under", "psnr_over", ...}``."""
+    means = {}
+    for kind in ("under", "over"):
+        rows = [row for (_, k), row in scores.items() if k == kind]
+        for metric in ("psnr", "ssim", "detail"):
+            means[f"{metric}_{kind}"] = sum(row[metric] for row in rows) / len(rows)
+    return means
+
+
 def evaluate_enhancers(methods: dict, pairs: dict) -> dict[str, dict[str, float]]:
-    """For each named method (RGB ``(3, H, W)`` -> RGB), the mean over ``pairs`` (:func:`held_out_pairs`),
-    under- and over-exposed frames apart: ``{method: {"psnr_under", "ssim_under", "detail_under", ...}}``
-    with PSNR (dB) and SSIM against the fused reference, and ``detail``, the mean absolute error of the
-    detail layer (:func:`frequency_split`) against the reference's, in units of 1/255."""
-    results = {}
-    for method, fn in methods.items():
-        scores = {}
-        for kind in ("under", "over"):
-            rows = []
-            for (name, k), (frame, reference) in pairs.items():
-                if k != kind:
-                    continue
-                output = fn(frame)
-                detail_error = (frequency_split(output[None])[1] - frequency_split(reference[None])[1]).abs().mean()
-                rows.append((psnr(output, reference).item(), ssim(output, reference).item(), 255 * detail_error.item()))
-            for metric, column in zip(("psnr", "ssim", "detail"), zip(*rows)):
-                scores[f"{metric}_{kind}"] = sum(column) / len(column)
-        results[method] = scores
-    return results
+    """For each named method (RGB ``(3, H, W)`` -> RGB), :func:`mean_scores` of its :func:`score_enhancer`
+    on ``pairs``: ``{method: {"psnr_under", "ssim_under", "detail_under", "psnr_over", ...}}``."""
+    return {method: mean_scores(score_enhancer(fn, pairs)) for method, fn in methods.items()}
+
+
+def compare_networks(recipe: EnhanceRecipe, seeds, pairs: dict, control_seeds=None, verbose: bool = False) -> dict:
+    """Train :data:`NETWORKS` with each of ``seeds`` (:func:`train_networks`; the one-stage control only with
+    ``control_seeds``, default ``seeds``; ``()`` leaves it out) and score them on ``pairs``. Returns ``{"scores": {name:
+    [score_enhancer's scores, one per seed]}, "histories": {(name, seed): history}, "models": {name: the
+    model of the first seed}, "all_models": {name: [the model of each seed]}}``."""
+    control_seeds = seeds if control_seeds is None else control_seeds
+    trained = [name for name in NETWORKS if (control_seeds if name == "one-stage" else seeds)]
+    runs = {"scores": {name: [] for name in trained}, "histories": {}, "models": {},
+            "all_models": {name: [] for name in trained}}
+    for seed in dict.fromkeys([*seeds, *control_seeds]):
+        names = [n for n in NETWORKS if seed in (control_seeds if n == "one-stage" else seeds)]
+        for name, (model, history) in train_networks(recipe, seed, verbose=verbose, names=names).items():
+            runs["scores"][name].append(score_enhancer(lambda x, m=model: enhance(m, x), pairs))
+            runs["histories"][name, seed] = history
+            runs["models"].setdefault(name, model)
+            runs["all_models"][name].append(model)
+    return runs
+
+
+def seed_statistics(values) -> tuple[float, float]:
+    """``(mean, standard deviation)`` over seeds (the deviation is 0 for one seed)."""
+    values = list(values)
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, sd
+
+
+def chroma_deviation(image: torch.Tensor) -> float:
+    """How far the colour of an RGB ``(3, H, W)`` image is from grey: the mean over its pixels of the distance
+    of (Cb, Cr) from their neutral value 128/255 (BT.601), in units of 1/255. 0 for a grey image."""
+    cbcr = rgb_to_ycbcr(image)[-2:] - 128 / 255
+    return 255 * cbcr.norm(dim=0).mean().item()

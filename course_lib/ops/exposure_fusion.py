@@ -5,6 +5,7 @@ targets by fusing each multi-exposure stack).
     fused = exposure_fusion(stack)              # (K, 3, H, W) frames -> (3, H, W), all in [0, 1]
     weights = fusion_weights(stack)             # (K, 1, H, W), summing to 1 over the K frames
     pyramid = laplacian_pyramid(image, 4)       # [L0, L1, L2, G3]; collapse(pyramid) gives image back
+    fused = pyramid_blend(stack, weights, 4)    # §3.2: sum_k G(W_k) · L(I_k) per level, collapsed
 
 Each pixel of each frame gets a weight (§3.1): **contrast** C (absolute Laplacian of the grey frame),
 **saturation** S (standard deviation of R, G, B) and **well-exposedness** E (a Gaussian around 0.5 of each
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from course_lib.validate import check_image_range, check_int
 
 __all__ = ["contrast", "saturation", "well_exposedness", "fusion_weights", "gaussian_pyramid",
-           "laplacian_pyramid", "collapse", "default_levels", "exposure_fusion"]
+           "laplacian_pyramid", "collapse", "default_levels", "pyramid_blend", "exposure_fusion"]
 
 #: Burt & Adelson's 5-tap binomial kernel, the blur before each halving of the pyramid.
 _BINOMIAL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
@@ -135,13 +136,31 @@ def default_levels(height: int, width: int) -> int:
     return max(1, int(math.log2(min(height, width) / 4)) + 1)
 
 
-def exposure_fusion(stack, wc: float = 1.0, ws: float = 1.0, we: float = 1.0, levels: int | None = None) -> torch.Tensor:
-    """§3.2: fuse a stack ``(K, 3, H, W)`` (or a list of ``(3, H, W)`` frames) in [0, 1] into one image
-    ``(3, H, W)``: ``L_l(R) = sum_k G_l(W_k) · L_l(I_k)`` at every level ``l`` of the pyramids, then
-    :func:`collapse`, clipped to [0, 1]. ``levels``: default :func:`default_levels`."""
-    stack = _check_stack(stack, "exposure_fusion")
-    weights = fusion_weights(stack, wc, ws, we)
-    levels = default_levels(*stack.shape[-2:]) if levels is None else levels
+def pyramid_blend(stack: torch.Tensor, weights: torch.Tensor, levels: int) -> torch.Tensor:
+    """§3.2, Eq. 3: blend the frames ``stack`` ``(K, C, H, W)`` with the weights ``weights`` ``(K, 1, H, W)``
+    (non-negative; normalised here over the K frames, Eq. 2) level by level,
+    ``L_l(R) = sum_k G_l(W_k) · L_l(I_k)``, with ``L_l`` the :func:`laplacian_pyramid` of the frames and
+    ``G_l`` the :func:`gaussian_pyramid` of the weights, and :func:`collapse` the blended pyramid.
+    Returns ``(C, H, W)``, not clipped."""
+    if not isinstance(stack, torch.Tensor) or stack.ndim != 4 or not stack.is_floating_point():
+        raise ValueError(f"pyramid_blend: stack must be a float (K, C, H, W) tensor, got "
+                         f"{getattr(stack, 'shape', type(stack).__name__)}")
+    if (not isinstance(weights, torch.Tensor) or weights.shape != (stack.shape[0], 1, *stack.shape[-2:])
+            or not weights.is_floating_point()):
+        raise ValueError(f"pyramid_blend: weights must be a float (K, 1, H, W) tensor matching the stack "
+                         f"{tuple(stack.shape)}, got {getattr(weights, 'shape', type(weights).__name__)}")
+    if (weights < 0).any() or (weights.sum(0) <= 0).any():
+        raise ValueError("pyramid_blend: weights must be >= 0 with a positive sum over the frames at every pixel")
+    weights = weights / weights.sum(0, keepdim=True)
     blended = [(w * lap).sum(0, keepdim=True)
                for w, lap in zip(gaussian_pyramid(weights, levels), laplacian_pyramid(stack, levels))]
-    return collapse(blended)[0].clamp(0, 1)
+    return collapse(blended)[0]
+
+
+def exposure_fusion(stack, wc: float = 1.0, ws: float = 1.0, we: float = 1.0, levels: int | None = None) -> torch.Tensor:
+    """§3.2: fuse a stack ``(K, 3, H, W)`` (or a list of ``(3, H, W)`` frames) in [0, 1] into one image
+    ``(3, H, W)``: the :func:`pyramid_blend` of the frames with their :func:`fusion_weights`, clipped to
+    [0, 1]. ``levels``: default :func:`default_levels`."""
+    stack = _check_stack(stack, "exposure_fusion")
+    levels = default_levels(*stack.shape[-2:]) if levels is None else levels
+    return pyramid_blend(stack, fusion_weights(stack, wc, ws, we), levels).clamp(0, 1)
