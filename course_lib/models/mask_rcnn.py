@@ -25,6 +25,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
+from importlib import resources
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +52,9 @@ from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
-           "MaskHeadOnly", "CELL_CENTRE", "POOLINGS", "cell_gradient", "paired_gaps", "gap_verdict", "train_mask_head", "evaluate_mask_head", "ablation_summary", "MaskRCNNRecipe", "mask_rcnn_recipe",
+           "MaskHeadOnly", "CELL_CENTRE", "POOLINGS", "cell_gradient", "paired_gaps", "gap_verdict", "train_mask_head",
+           "instance_ious", "evaluate_mask_head", "overlaps_other_class", "ablation_summary", "MaskRCNNRecipe",
+           "mask_rcnn_recipe", "FULL_RECIPE", "FAST_RECIPE", "save_mask_rcnn_checkpoint", "load_mask_rcnn_checkpoint",
            "train_small_mask_rcnn", "predict_instances", "instance_ap", "mask_head_ablation", "stage_seconds"]
 
 ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
@@ -352,9 +356,9 @@ def train_mask_head(model: MaskHeadOnly, dataset, steps: int, batch_size: int = 
 
 
 @torch.no_grad()
-def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> dict[str, float]:
-    """Masks predicted on the exact ground-truth boxes, pasted into the image (cut at 0.5) and
-    compared with the instance masks: ``mean_iou`` and ``iou75``, the share with IoU >= 0.75."""
+def instance_ious(model: MaskHeadOnly, dataset, batch_size: int = 32) -> torch.Tensor:
+    """The IoU of every instance's mask predicted on its exact ground-truth box, pasted into the image
+    and cut at 0.5, with its true mask: one value per instance, in the dataset's order."""
     model.eval()
     ious = []
     for start in range(0, len(dataset), batch_size):
@@ -363,8 +367,27 @@ def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> di
         pasted = paste_masks_in_image(probabilities[:, None], torch.cat(boxes), images.shape[-2:])[:, 0] >= 0.5
         truth = torch.cat(masks).bool()
         ious.append((pasted & truth).sum((1, 2)) / (pasted | truth).sum((1, 2)))
-    ious = torch.cat(ious)
+    return torch.cat(ious)
+
+
+def evaluate_mask_head(model: MaskHeadOnly, dataset, batch_size: int = 32) -> dict[str, float]:
+    """:func:`instance_ious` summarised: ``mean_iou`` and ``iou75``, the share with IoU >= 0.75."""
+    ious = instance_ious(model, dataset, batch_size)
     return {"mean_iou": float(ious.mean()), "iou75": float((ious >= 0.75).float().mean())}
+
+
+def overlaps_other_class(dataset) -> torch.Tensor:
+    """One bool per instance of ``dataset`` (in :func:`instance_ious`'s order): does its box overlap the
+    box of an instance of another class in the same image? Inside such a box a per-pixel softmax over
+    classes has two classes to choose between; per-class sigmoid masks do not compete."""
+    flags = []
+    for _, target in dataset:
+        boxes, labels = target["boxes"].as_subclass(torch.Tensor), target["labels"]
+        lo = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
+        hi = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+        overlap = (hi - lo).clamp_min(0).prod(-1) > 0
+        flags.append((overlap & (labels[:, None] != labels[None, :])).any(1))
+    return torch.cat(flags)
 
 
 # --- the recipe of notebook 04 and benchmarks/mask_rcnn.py ----------------------------------------
@@ -393,19 +416,45 @@ class MaskRCNNRecipe:
     lr: float = 4e-3
     strides: tuple[int, ...] = (8, 16, 32)
     notebook_strides: tuple[int, ...] = (8, 32)
+    notebook_epochs: int = 2
+
+
+FULL_RECIPE = MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=10, ablation_steps=150,
+                             ablation_seeds=(0, 1, 2))
+FAST_RECIPE = MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15, ablation_seeds=(0,))
+CHECKPOINT = "mask_rcnn_shapes.pt"
 
 
 def mask_rcnn_recipe() -> MaskRCNNRecipe:
-    """The mode's recipe (see :class:`MaskRCNNRecipe`)."""
-    return pick(fast=MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15,
-                                    ablation_seeds=(0,)),
-                full=MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=10, ablation_steps=150,
-                                    ablation_seeds=(0, 1, 2)))
+    """The mode's recipe (see :class:`MaskRCNNRecipe`): :data:`FAST_RECIPE` or :data:`FULL_RECIPE`."""
+    return pick(fast=FAST_RECIPE, full=FULL_RECIPE)
 
 
-def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None):
+def save_mask_rcnn_checkpoint(model: nn.Module, path, meta: dict) -> None:
+    """``model``'s weights in half precision, with the :func:`small_mask_rcnn` arguments and ``meta``."""
+    torch.save({"state_dict": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+                "num_classes": NUM_CLASSES, "image_size": meta["image_size"], "meta": meta}, path)
+
+
+def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
+    """The course's small Mask R-CNN trained by ``scripts/train_mask_rcnn_checkpoint.py`` (the full
+    recipe's epochs on shapes), in eval mode on the CPU, with the script's ``meta`` (recipe, seconds)
+    on ``model.meta``; ``path`` reads another file of :func:`save_mask_rcnn_checkpoint`'s format.
+    Loaded with ``torch.load(weights_only=True)``: tensors and plain data only."""
+    source = resources.files("course_lib") / "checkpoints" / CHECKPOINT if path is None else Path(path)
+    with source.open("rb") as file:
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+    model = small_mask_rcnn(saved["num_classes"], saved["image_size"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
+    model.meta = saved["meta"]
+    return model.eval()
+
+
+def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None, epochs: int | None = None):
     """Build :func:`small_mask_rcnn` (seed 0) and train it by ``recipe`` with ``course_lib.train.fit``
-    (progress bar, loss plot in a notebook). Returns ``(model, history)``."""
+    (progress bar, loss plot in a notebook) for ``epochs`` (default ``recipe.epochs``; the one-cycle
+    schedule spans them). Returns ``(model, history)``."""
+    epochs = recipe.epochs if epochs is None else epochs
     train_set = ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance",
                               transforms=v2.Compose([v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()]))
     loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True,
@@ -414,8 +463,8 @@ def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None
     model = small_mask_rcnn(NUM_CLASSES, recipe.image_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, pct_start=0.1,
-                                                    total_steps=recipe.epochs * len(loader))
-    history = fit(TrainingLosses(model), total_loss, loader, epochs=recipe.epochs, optimizer=optimizer,
+                                                    total_steps=epochs * len(loader))
+    history = fit(TrainingLosses(model), total_loss, loader, epochs=epochs, optimizer=optimizer,
                   scheduler=scheduler, device=device, plot=plot, title="small Mask R-CNN on shapes")
     return model.cpu().eval(), history
 
@@ -439,9 +488,10 @@ def instance_ap(model: nn.Module, dataset) -> dict[str, dict[str, float]]:
             "box": coco_average_precision(predictions, targets, "bbox")}
 
 
-def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
+def mask_head_ablation(recipe: MaskRCNNRecipe, settings, models: dict | None = None) -> list[dict]:
     """Train and score :class:`MaskHeadOnly` for every ``(stride, pooling, mask_loss)`` in
-    ``settings`` and every seed of the recipe: one row per run with ``mean_iou`` and ``iou75``."""
+    ``settings`` and every seed of the recipe: one row per run with ``mean_iou`` and ``iou75``.
+    ``models``, a dict, receives each trained model under ``(stride, pooling, mask_loss, seed)``."""
     # drawn once into lists: every run reads the same images, without drawing them again
     train_set = list(ShapesDataset(recipe.n_train, recipe.image_size, seed=0, task="instance"))
     val_set = list(ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance"))
@@ -453,6 +503,8 @@ def mask_head_ablation(recipe: MaskRCNNRecipe, settings) -> list[dict]:
             train_mask_head(model, train_set, recipe.ablation_steps, recipe.batch_size, seed=seed)
             rows.append(dict(stride=stride, pooling=pooling, mask_loss=loss, seed=seed,
                              **evaluate_mask_head(model, val_set)))
+            if models is not None:
+                models[stride, pooling, loss, seed] = model
     return rows
 
 
