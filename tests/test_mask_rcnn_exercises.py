@@ -119,3 +119,11 @@ def test_bilinear_check_rejects_the_nearest_cell_and_a_missing_border_rule(seed)
     for wrong in (nearest, no_border_rule):
         with pytest.raises(CheckFailed):
             run("C.1", wrong, seed)
+
+
+def test_roi_align_check_rejects_calling_torchvisions_roi_align():
+    def roi_align_one_box(feature, box, output_size, spatial_scale, sampling_ratio, aligned):
+        rois = torch.cat([torch.zeros(1), box])[None].to(feature.dtype)
+        return ops.roi_align(feature[None], rois, output_size, spatial_scale, sampling_ratio, aligned)[0]
+    with pytest.raises(CheckFailed, match="write RoIAlign yourself"):
+        run("C.3", roi_align_one_box)

@@ -1,8 +1,9 @@
 """Exercises of notebook 04 (Mask R-CNN): bilinear interpolation, the FPN level of a RoI, RoIAlign for
 one box and the per-class mask loss."""
 import torch
+from torch.overrides import TorchFunctionMode
 
-from course_lib.checks import Exercise, uniform_int
+from course_lib.checks import CheckFailed, Exercise, call, uniform_int
 from course_lib.models.mask_rcnn import fpn_level, mask_loss
 from course_lib.ops.roi_align import bilinear_interpolate, roi_align_one_box
 
@@ -65,6 +66,22 @@ def _roi_align_label(case):
             f"sampling_ratio={case['sampling_ratio']}, aligned={case['aligned']}")
 
 
+class _WithoutLibraryRoIAlign(TorchFunctionMode):
+    """C.3 asks for RoIAlign written by hand: torchvision's operator (through ``torchvision.ops.roi_align``,
+    ``RoIAlign`` or ``torch.ops.torchvision.roi_align``, however it was imported) raises while it runs."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if "roi_align" in str(func) and "torchvision" in str(func):
+            raise CheckFailed("C.3 asks you to write RoIAlign yourself (bin grid, samples, bilinear reads); "
+                              "torchvision's roi_align is what the check compares against, not a way to pass it")
+        return func(*args, **(kwargs or {}))
+
+
+def _call_without_library_roi_align(function, case):
+    with _WithoutLibraryRoIAlign():
+        return call(function, case)
+
+
 def _mask_loss_cases(g):
     cases = []
     for rois, classes, m in ((1, 2, 4), (uniform_int(g, 3, 8), 4, 28), (uniform_int(g, 2, 5), uniform_int(g, 5, 9), 14)):
@@ -77,6 +94,7 @@ def _mask_loss_cases(g):
 EXERCISES = [
     Exercise("C.1", "bilinear_interpolate", bilinear_interpolate, _bilinear_cases, tol=1e-5),
     Exercise("C.2", "fpn_level", fpn_level, _fpn_cases, tol=0),
-    Exercise("C.3", "roi_align_one_box", roi_align_one_box, _roi_align_cases, tol=1e-5, label=_roi_align_label),
+    Exercise("C.3", "roi_align_one_box", roi_align_one_box, _roi_align_cases, run=_call_without_library_roi_align,
+             tol=1e-5, label=_roi_align_label),
     Exercise("C.4", "mask_loss", mask_loss, _mask_loss_cases, tol=1e-5),
 ]
