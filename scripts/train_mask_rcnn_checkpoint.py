@@ -1,6 +1,6 @@
 """Train the course's small Mask R-CNN on instance shapes and save it for notebook 04.
 
-    .venv/bin/python scripts/train_mask_rcnn_checkpoint.py         # writes course_lib/checkpoints/mask_rcnn_shapes.pt
+    .venv/bin/python scripts/train_mask_rcnn_checkpoint.py         # writes course_lib/checkpoints/mask_rcnn/shapes.pt
 
 Notebook 04 trains the model for ``recipe.notebook_epochs`` epochs to show the losses fall, then loads
 this checkpoint: the full recipe (``course_lib.models.mask_rcnn.FULL_RECIPE``: 1,000 shapes of 128 px,

@@ -422,7 +422,7 @@ class MaskRCNNRecipe:
 FULL_RECIPE = MaskRCNNRecipe(image_size=128, n_train=1000, n_val=200, epochs=10, ablation_steps=150,
                              ablation_seeds=(0, 1, 2))
 FAST_RECIPE = MaskRCNNRecipe(image_size=128, n_train=96, n_val=24, epochs=2, ablation_steps=15, ablation_seeds=(0,))
-CHECKPOINT = "mask_rcnn_shapes.pt"
+CHECKPOINT = "mask_rcnn/shapes.pt"  # in its own folder: every .pt directly in checkpoints/ is a style
 
 
 def mask_rcnn_recipe() -> MaskRCNNRecipe:
@@ -441,7 +441,7 @@ def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
     recipe's epochs on shapes), in eval mode on the CPU, with the script's ``meta`` (recipe, seconds)
     on ``model.meta``; ``path`` reads another file of :func:`save_mask_rcnn_checkpoint`'s format.
     Loaded with ``torch.load(weights_only=True)``: tensors and plain data only."""
-    source = resources.files("course_lib") / "checkpoints" / CHECKPOINT if path is None else Path(path)
+    source = resources.files("course_lib").joinpath("checkpoints", *CHECKPOINT.split("/")) if path is None else Path(path)
     with source.open("rb") as file:
         saved = torch.load(file, map_location="cpu", weights_only=True)
     model = small_mask_rcnn(saved["num_classes"], saved["image_size"])
