@@ -67,17 +67,21 @@ def sentences(markdown: str) -> list[tuple[str, str, str]]:
     return units
 
 
+def unsourced_numbers(markdown: str) -> list[tuple[str, list[str]]]:
+    """``(sentence as written, its decimal numbers)`` for each sentence of ``markdown`` with no source."""
+    found = []
+    for written, blanked, context in sentences(markdown):
+        numbers = DECIMAL.findall(REFERENCE.sub(" ", blanked))
+        if numbers and not (CITATION.search(context) or SOURCE.search(context)):
+            found.append((written, numbers))
+    return found
+
+
 def unsourced(path: Path) -> list[str]:
     """``"cell 12: 0.93 in '...'"`` for each sentence with a decimal number and no source."""
-    found = []
-    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        if cell.cell_type != "markdown":
-            continue
-        for written, blanked, context in sentences(cell.source):
-            numbers = DECIMAL.findall(REFERENCE.sub(" ", blanked))
-            if numbers and not (CITATION.search(context) or SOURCE.search(context)):
-                found.append(f"cell {index}: {', '.join(numbers)} in {' '.join(written.split())[:110]!r}")
-    return found
+    return [f"cell {index}: {', '.join(numbers)} in {' '.join(written.split())[:110]!r}"
+            for index, cell in enumerate(nbformat.read(path, as_version=4).cells) if cell.cell_type == "markdown"
+            for written, numbers in unsourced_numbers(cell.source)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -88,12 +92,6 @@ def test_every_number_in_the_prose_names_its_source(path):
                        f"from code; write settings as `code` or $maths$:\n  " + "\n  ".join(found))
 
 
-def _flagged(markdown: str) -> list[str]:
-    return [number for written, blanked, context in sentences(markdown)
-            for number in DECIMAL.findall(REFERENCE.sub(" ", blanked))
-            if not (CITATION.search(context) or SOURCE.search(context))]
-
-
 @pytest.mark.parametrize("markdown", [
     "In our run the network scored 0.93 mean IoU.",                       # a measured number, typed in
     "It rose from 0.52 to 0.61. The paper (He et al. 2017) reports 30.3.",  # the citation is in another sentence
@@ -101,7 +99,7 @@ def _flagged(markdown: str) -> list[str]:
     "We measured 1,060.5 ms.",
 ])
 def test_an_unsourced_number_is_flagged(markdown):
-    assert _flagged(markdown)
+    assert unsourced_numbers(markdown)
 
 
 @pytest.mark.parametrize("markdown", [
@@ -113,4 +111,4 @@ def test_an_unsourced_number_is_flagged(markdown):
     "[the paper](https://arxiv.org/abs/1703.06870) has no number here.",
 ])
 def test_a_sourced_setting_or_reference_number_passes(markdown):
-    assert _flagged(markdown) == []
+    assert unsourced_numbers(markdown) == []
