@@ -273,3 +273,21 @@ def test_screenshots_for_a_person_to_look_at(browser, server):
                 page.screenshot(path=shots[-1])
         page.close()
     assert all(shot.stat().st_size > 10_000 for shot in shots)
+
+
+@pytest.mark.site
+def test_no_figure_is_cut_off_at_desktop_or_phone_width(browser, server):
+    """Every figure of every notebook page lies inside the window, at desktop and at phone width
+    (a figure wider than the page must shrink, not run off its edge or into a scroll box)."""
+    cut_off = []
+    for size, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        page = browser.new_page(viewport=viewport)
+        for name in site.notebook_names(SOLUTIONS):
+            page.goto(f"{server}notebooks/{name}.html", wait_until="networkidle")
+            cut_off += [f"{size} {name}: figure {i} spans {left:.0f}-{right:.0f} px of {viewport['width']}"
+                        for i, (left, right) in enumerate(page.eval_on_selector_all(
+                            ".cell_output img", "imgs => imgs.map(i => [i.getBoundingClientRect().left, "
+                                                "i.getBoundingClientRect().right])"))
+                        if left < -1 or right > viewport["width"] + 1]
+        page.close()
+    assert cut_off == []

@@ -289,9 +289,15 @@ class MaskHeadOnly(nn.Module):
             return mask_loss(logits, labels, targets)
         return F.cross_entropy(logits, torch.where(targets >= 0.5, labels[:, None, None], 0))
 
-    def masks(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def masks(self, logits: torch.Tensor, labels: torch.Tensor, any_class: bool = False) -> torch.Tensor:
         """``(K, 28, 28)`` masks of each RoI's class in [0, 1]: the sigmoid of its logits, or, for
-        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere."""
+        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere.
+        ``any_class`` (a softmax head only): 1 − P(background), the object whatever class it is
+        given, which separates finding the object from naming its class."""
+        if any_class:
+            if self.mask_loss != "softmax":
+                raise ValueError("any_class reads a softmax head (1 - P(background)); this head is per-class sigmoid")
+            return 1 - logits.softmax(1)[:, 0]
         chosen = torch.arange(len(labels))
         if self.mask_loss == "sigmoid":
             return logits[chosen, labels].sigmoid()
@@ -356,14 +362,15 @@ def train_mask_head(model: MaskHeadOnly, dataset, steps: int, batch_size: int = 
 
 
 @torch.no_grad()
-def instance_ious(model: MaskHeadOnly, dataset, batch_size: int = 32) -> torch.Tensor:
+def instance_ious(model: MaskHeadOnly, dataset, batch_size: int = 32, any_class: bool = False) -> torch.Tensor:
     """The IoU of every instance's mask predicted on its exact ground-truth box, pasted into the image
-    and cut at 0.5, with its true mask: one value per instance, in the dataset's order."""
+    and cut at 0.5, with its true mask: one value per instance, in the dataset's order. ``any_class``:
+    see :meth:`MaskHeadOnly.masks`."""
     model.eval()
     ious = []
     for start in range(0, len(dataset), batch_size):
         images, boxes, labels, masks = _instances(dataset, range(start, min(start + batch_size, len(dataset))))
-        probabilities = model.masks(model(images, boxes), labels)
+        probabilities = model.masks(model(images, boxes), labels, any_class)
         pasted = paste_masks_in_image(probabilities[:, None], torch.cat(boxes), images.shape[-2:])[:, 0] >= 0.5
         truth = torch.cat(masks).bool()
         ious.append((pasted & truth).sum((1, 2)) / (pasted | truth).sum((1, 2)))
