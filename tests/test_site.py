@@ -1,4 +1,4 @@
-"""The course site (course_lib/grading/site.py): its pure parts, then the built site in headless Chromium.
+"""The course site (course_lib/publishing/site.py): its pure parts, then the built site in headless Chromium.
 
 The browser tests are marked ``site``: the root conftest.py runs them after the notebooks, whose
 executed copies nbval saved on its way, so ``make test`` builds the site without executing a
@@ -17,7 +17,8 @@ import nbformat
 import pytest
 import yaml
 
-from course_lib.grading import notebooks, site
+from course_lib.grading import notebooks
+from course_lib.publishing import site
 from course_lib.train import LIVE_PLOT
 from course_lib.grading.execute import stdout_of
 
