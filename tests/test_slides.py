@@ -62,7 +62,12 @@ def _lecture():
         _code("import torch\nfrom torch import nn\n"),                  # skip: only imports
         _md("## A section of the outline\n\nA short explanation."),    # slide
         _code("fig, ax = plt.subplots()\nax.plot([1, 2])"),             # - : a figure under short prose
-        _md("Why the figure looks like that."),                         # subslide: prose after code
+        _md("Why the figure looks like that."),                         # - : a caption under its figure
+        _md("## Next\n\nText."),                                       # slide
+        _code("y = 0"),                                                 # -
+        _md(" ".join(["Longer"] * (slides.CAPTION_WORDS + 1))),         # subslide: prose after code
+        _code("z = 0"),                                                 # -
+        _md("**A lead-in.** Short."),                                   # subslide: a bold lead-in
         _code("x = 1\ny = 2"),                                          # - : short code
         _code("\n".join(f"z{i} = {i}" for i in range(slides.CODE_LINES + 1))),  # subslide: long code
         _md("### Exercise Z.1 · `f`\n\nWrite f."),                     # subslide: ###
@@ -76,7 +81,7 @@ def _lecture():
     )
 
 
-EXPECTED = ["slide", "skip", "skip", "slide", "-", "subslide", "-", "subslide", "subslide", "-", "-",
+EXPECTED = ["slide", "skip", "skip", "slide", "-", "-", "slide", "-", "subslide", "-", "subslide", "-", "subslide", "subslide", "-", "-",
             "notes", "notes", "notes", "fragment", "-"]
 
 
@@ -109,10 +114,10 @@ def test_a_persons_choice_survives_a_new_annotation():
     nb = _lecture()
     slides.annotate(nb)
     nb.cells[4].metadata["course"] = {"slide": "skip"}   # overridden by hand
-    nb.cells[6].metadata["slideshow"]["slide_type"] = "notes"  # edited without the override flag
+    nb.cells[11].metadata["slideshow"]["slide_type"] = "notes"  # edited without the override flag
     slides.annotate(nb)
     assert nb.cells[4].metadata["slideshow"]["slide_type"] == "skip"
-    assert nb.cells[6].metadata["slideshow"]["slide_type"] == "-"  # the rule again
+    assert nb.cells[11].metadata["slideshow"]["slide_type"] == "-"  # the rule again
 
 
 def test_a_bad_override_is_refused_with_the_allowed_types():
@@ -153,7 +158,7 @@ def test_slide_metadata_leaves_the_executed_copies_fresh(tmp_path):
     site.save_executed(nb, source, seconds=1.0, folder=tmp_path / "executed")
     slides.annotate_file(source)
     assert site.load_executed(source, tmp_path / "executed") is not None
-    nb.cells[6].source = "x = 2"  # a change to a cell's code does make it stale
+    nb.cells[11].source = "x = 2"  # a change to a cell's code does make it stale
     source.write_text(notebooks.write_text(nb), encoding="utf-8")
     assert site.load_executed(source, tmp_path / "executed") is None
 
@@ -207,7 +212,8 @@ def test_a_deck_shows_one_figure_per_slide_and_no_code_under_a_figure():
 def test_a_deck_hides_solutions_and_progress_and_links_decks():
     nb = _lecture()
     nb.cells[5].source += " See [FCN](01_fcn.ipynb)."
-    nb.cells[9].outputs = [nbformat.v4.new_output("stream", name="stderr", text="100%|####|\n")]
+    nb.cells[11].outputs = [nbformat.v4.new_output("stream", name="stderr", text="100%|####|\n")]
+    assert "BEGIN SOLUTION" in nb.cells[14].source
     deck = slides.deck_notebook(nb, "99_test")
     text = "\n".join(c.source for c in deck.cells)
     assert notebooks.BEGIN not in text and "return x" not in text and "raise NotImplementedError" in text

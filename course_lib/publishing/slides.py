@@ -12,8 +12,9 @@ Two parts:
      ``###`` headings), deeper ones continue the slide (``-``);
   4. hints (a cell starting with ``Hint``), derivations (``$$`` display maths in a cell of more than
      :data:`SHOW_WORDS` words) and long prose (more than :data:`LONG_WORDS` words) are speaker ``notes``;
-  5. a check cell stays with its exercise (``-``); other prose that follows code starts a ``subslide``
-     (a new idea), prose that follows prose continues it;
+  5. a check cell stays with its exercise (``-``); prose that follows code starts a ``subslide`` (a new
+     idea) unless it is a caption (at most :data:`CAPTION_WORDS` words, not opening with a bold lead-in);
+     prose after prose continues;
   6. code that draws a figure shares the slide of the explanation just before it when that one is
      short (at most :data:`SHOW_WORDS` words, the figure then fits under it), else opens a ``subslide``;
      code longer than :data:`CODE_LINES` lines opens a ``subslide``; other code continues (``-``).
@@ -50,6 +51,7 @@ OVERRIDE = "slide"  # metadata["course"]["slide"]: a person's slide type for one
 LONG_WORDS = 150  # prose longer than this (and not a heading) is speaker notes
 SHOW_WORDS = 90  # a deck shows this many words of one prose cell; a figure shares a slide with shorter prose
 CODE_LINES = 15  # code longer than this opens its own subslide
+CAPTION_WORDS = 60  # prose after code this short reads its output (a caption); longer prose opens a subslide
 WIDTH, HEIGHT = 1280, 720  # the projector's slide
 RISE = {"width": WIDTH, "height": HEIGHT, "scroll": True, "enable_chalkboard": False}
 SLIDES = site.BUILD / site.SLIDES
@@ -58,6 +60,7 @@ MATHJAX = "mathjax"  # ... and MathJax's one-file TeX-to-SVG build
 TEMPLATES = Path(__file__).with_name("templates")
 
 _HEADING = re.compile(r"^(#{1,6})\s")
+_LEAD_IN = re.compile(r"^\*\*[^*]+\*\*")  # "**Valid or same padding?** ...": a small heading in bold
 _FIGURE = re.compile(r"\bfit\(|\btrain\w*\(|\bplt\.|\bfig\b|\baxes\b|\bviz\.|imshow\(|show_images|\.plot\(|savefig")
 _NOTEBOOK_LINK = re.compile(r"\]\((\d\d[a-z]?_\w+)\.ipynb")
 _IMPORT = re.compile(r"^\s*(import\s|from\s\S+\simport\s|#|$)")
@@ -119,7 +122,9 @@ def slide_types(nb) -> list[str]:
                     or ("$$" in text and words(text) > SHOW_WORDS)):
                 kind = "notes"
             else:
-                kind = "subslide" if previous is not None and previous.cell_type == "code" else "-"
+                after_code = previous is not None and previous.cell_type == "code"
+                caption = words(text) <= CAPTION_WORDS and not _LEAD_IN.match(text)
+                kind = "subslide" if after_code and not caption else "-"
         elif notebooks.is_check_cell(cell):
             kind = "-"
         elif draws_figure(cell):
@@ -212,21 +217,21 @@ def deck_notebook(executed, name: str, solution=None):
     if len(source.cells) != len(deck.cells):
         raise notebooks.NotebookError(f"{name}: the executed copy has {len(deck.cells)} cells, the notebook "
                                       f"{len(source.cells)}: run it again")
-    cells = []
     for cell, original in zip(deck.cells, source.cells):
-        kind = original.metadata["slideshow"]["slide_type"]
-        cell.metadata["slideshow"] = {"slide_type": kind}
-        cells.append(cell)
+        cell.metadata["slideshow"] = {"slide_type": original.metadata["slideshow"]["slide_type"]}
         if cell.cell_type == "code":  # progress text (stderr) is for the person running it, not the room
             cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
         if cell.cell_type == "markdown":  # a link to another notebook goes to its deck
             cell.source = _NOTEBOOK_LINK.sub(r"](\1.html", cell.source)
-        if cell.cell_type == "markdown" and kind not in ("skip", "notes"):
+    cells = []
+    for cell in one_figure_per_slide(deck.cells):
+        cells.append(cell)
+        if cell.cell_type == "markdown" and cell.metadata["slideshow"]["slide_type"] not in ("skip", "notes"):
             shown, notes = condense(cell)
             if notes:
                 cell.source = shown
                 cells.append(nbformat.v4.new_markdown_cell(notes, metadata={"slideshow": {"slide_type": "notes"}}))
-    deck.cells = one_figure_per_slide(cells)
+    deck.cells = cells
     deck.metadata.pop("course", None)
     return deck
 
@@ -235,23 +240,52 @@ def _has_figure(output) -> bool:
     return any(kind.startswith("image/") for kind in output.get("data", {}))
 
 
+FIGURE_ROOM = 440  # px a figure (and its caption) needs on its slide; more above it than HEIGHT - FIGURE_ROOM moves it on
+
+
+def estimated_height(cell, outputs=None) -> int:
+    """A rough height in px of ``cell`` on a slide (prose at 24 px, at most 6 lines of code and 7 of
+    printed text, as the deck's style shows them), ``outputs`` (default: the cell's) other than figures."""
+    if cell.cell_type == "markdown":
+        return sum(50 if _HEADING.match(p) else 32 * (len(p) // 95 + 1) + 16 for p in _paragraphs(cell.source))
+    height = 0 if cell.metadata.get("transient", {}).get("remove_source") else 24 * min(len(cell.source.splitlines()), 6) + 20
+    for output in cell.outputs if outputs is None else outputs:
+        text = output.get("text") or output.get("data", {}).get("text/markdown") or output.get("data", {}).get("text/plain", "")
+        if not _has_figure(output):
+            height += 24 * min(len(str(text).splitlines()), 7) + 10
+    return height
+
+
 def one_figure_per_slide(cells: list) -> list:
-    """A deck shows one figure per slide, so that each can be large: a code cell's second and later
-    figures move to slides of their own (without the code), and a figure that would join a slide that
-    already shows one, or any code below a figure, opens a ``subslide``."""
-    result, shown = [], False
+    """A deck shows one figure per slide, and leaves it room: a code cell's second and later figures,
+    and a figure with more than ``HEIGHT - FIGURE_ROOM`` px above it, move to slides of their own
+    (without the code); a figure that would join a slide that already shows one, or any code or prose
+    longer than a caption below a figure, opens a ``subslide``."""
+    result, shown, used = [], False, 0
     for cell in cells:
         kind = cell.metadata["slideshow"]["slide_type"]
         if kind in ("slide", "subslide"):
-            shown = False
-        if cell.cell_type != "code" or kind in ("skip", "notes"):
+            shown, used = False, 0
+        if kind in ("skip", "notes"):
             result.append(cell)
             continue
+        if cell.cell_type != "code":  # prose below a figure: a caption stays, anything longer moves on
+            if shown and kind in ("-", "fragment") and words(cell.source) > CAPTION_WORDS:
+                cell.metadata["slideshow"] = {"slide_type": "subslide"}
+                shown, used = False, 0
+            used += estimated_height(cell)
+            result.append(cell)
+            continue
+        if shown and kind in ("-", "fragment"):  # nothing more below a figure
+            cell.metadata["slideshow"] = {"slide_type": "subslide"}
+            shown, used = False, 0
+        used += estimated_height(cell, [])
         groups, current = [], []
         for output in cell.outputs:
-            if _has_figure(output) and any(_has_figure(o) for o in current):
+            crowded = used + estimated_height(cell, current) - estimated_height(cell, []) > HEIGHT - FIGURE_ROOM
+            if _has_figure(output) and (crowded or any(_has_figure(o) for o in current)):
                 groups.append(current)
-                current = []
+                current, used = [], 0
             current.append(output)
         groups.append(current)
         for number, outputs in enumerate(groups):
@@ -259,15 +293,10 @@ def one_figure_per_slide(cells: list) -> list:
             if number and part.get("id"):
                 part.id = f"{cell.id[:60]}-{number}"
             part.outputs = outputs
-            figure = any(_has_figure(o) for o in outputs)
             if number:
                 part.metadata["transient"] = {"remove_source": True}
                 part.metadata["slideshow"] = {"slide_type": "subslide"}
-                shown = False
-            elif shown and kind in ("-", "fragment"):  # nothing more below a figure
-                part.metadata["slideshow"] = {"slide_type": "subslide"}
-                shown = False
-            shown = shown or figure
+            shown = any(_has_figure(o) for o in outputs) or (shown and not number)
             result.append(part)
     return result
 
