@@ -238,6 +238,8 @@ def test_course_slides_annotate_check_says_what_is_out_of_date(tmp_path, monkeyp
     assert "99_test.ipynb" in capsys.readouterr().out
     assert slides.main(["--annotate", "solutions/99_test.ipynb"]) == 0
     assert slides.main(["--annotate", "--check"]) == 0
+    assert slides.main(["98_missing"]) == 2
+    assert "no solution notebook" in capsys.readouterr().err
 
 
 # --- in a browser ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import argparse
 import copy
 import re
 import shutil
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -398,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
         print(("checked" if args.check else "annotated") + f": {len(changed)} notebook(s) "
               + ("differ" if args.check else "changed") + (": " + ", ".join(changed) if changed else ""))
         return 0
-    decks = build(names)
+    try:
+        decks = build(names)
+    except (RuntimeError, FileNotFoundError, notebooks.NotebookError) as error:
+        print(f"course slides: {error}", file=sys.stderr)
+        return 2
     print(f"{len(decks)} deck(s) in {decks[0].parent if decks else SLIDES}; open one in a browser (offline)")
     return 0
 
