@@ -267,14 +267,22 @@ def browser():
         browser.close()
 
 
+def _build(names, folder):
+    if not names:
+        pytest.skip("no executed notebook: run `make test` or `make site` first")
+    return {path.stem: path for path in slides.build(names, ROOT, folder, execute_missing=False)}
+
+
+@pytest.fixture(scope="module")
+def deck_01(tmp_path_factory):
+    """The deck of notebook 01 from its executed copy, in a temporary folder (a second or two)."""
+    return _build([name for name in _executed_names() if name == "01_fcn"], tmp_path_factory.mktemp("slides"))["01_fcn"]
+
+
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory):
-    """The decks of the notebooks that have an executed copy, built into a temporary folder (seconds)."""
-    names = _executed_names()
-    if "01_fcn" not in names:
-        pytest.skip("no executed copy of 01_fcn: run `make test` or `make site` first")
-    folder = tmp_path_factory.mktemp("slides")
-    return {path.stem: path for path in slides.build(names, ROOT, folder, execute_missing=False)}
+    """The decks of every notebook that has an executed copy, in a temporary folder."""
+    return _build(_executed_names(), tmp_path_factory.mktemp("decks"))
 
 
 def _open(browser, deck):
@@ -294,8 +302,8 @@ def _open(browser, deck):
 
 
 @pytest.mark.site
-def test_the_deck_of_01_moves_with_the_arrow_keys_shows_a_figure_and_stays_offline(browser, decks):
-    context, page, seen = _open(browser, decks["01_fcn"])
+def test_the_deck_of_01_moves_with_the_arrow_keys_shows_a_figure_and_stays_offline(browser, deck_01):
+    context, page, seen = _open(browser, deck_01)
     SHOTS.mkdir(parents=True, exist_ok=True)
     total = page.evaluate("Reveal.getTotalSlides()")
     assert total >= 10
