@@ -13,8 +13,8 @@ Two parts:
   4. hints (a cell starting with ``Hint``), derivations (``$$`` display maths in a cell of more than
      :data:`SHOW_WORDS` words) and long prose (more than :data:`LONG_WORDS` words) are speaker ``notes``;
   5. a check cell stays with its exercise (``-``); prose that follows code starts a ``subslide`` (a new
-     idea) unless it is a caption (at most :data:`CAPTION_WORDS` words, not opening with a bold lead-in);
-     prose after prose continues;
+     idea) unless it is the caption of a figure (at most :data:`CAPTION_WORDS` words after code that
+     draws, not opening with a bold lead-in); prose after prose continues;
   6. code that draws a figure shares the slide of the explanation just before it when that one is
      short (at most :data:`SHOW_WORDS` words, the figure then fits under it), else opens a ``subslide``;
      code longer than :data:`CODE_LINES` lines opens a ``subslide``; other code continues (``-``).
@@ -54,7 +54,7 @@ SHOW_WORDS = 90  # a deck shows this many words of one prose cell; a figure shar
 CODE_LINES = 15  # code longer than this opens its own subslide
 CAPTION_WORDS = 60  # prose after code this short reads its output (a caption); longer prose opens a subslide
 WIDTH, HEIGHT = 1280, 720  # the projector's slide
-RISE = {"width": WIDTH, "height": HEIGHT, "scroll": True, "enable_chalkboard": False}
+RISE = {"width": WIDTH, "height": HEIGHT, "scroll": True, "enable_chalkboard": False, "theme": "white"}  # white: fonts shipped, none fetched
 SLIDES = site.BUILD / site.SLIDES
 REVEAL = "reveal.js"  # the folder next to the decks with reveal.js's dist/ and plugin/notes/
 MATHJAX = "mathjax"  # ... and MathJax's one-file TeX-to-SVG build
@@ -90,7 +90,7 @@ def only_imports(cell) -> bool:
 
 
 def draws_figure(cell) -> bool:
-    return cell.cell_type == "code" and bool(_FIGURE.search(cell.source))
+    return cell is not None and cell.cell_type == "code" and bool(_FIGURE.search(cell.source))
 
 
 def override(cell) -> str | None:
@@ -124,7 +124,8 @@ def slide_types(nb) -> list[str]:
                 kind = "notes"
             else:
                 after_code = previous is not None and previous.cell_type == "code"
-                caption = words(text) <= CAPTION_WORDS and not _LEAD_IN.match(text)
+                caption = (draws_figure(previous) and words(text) <= CAPTION_WORDS
+                           and not _LEAD_IN.match(text) and not notebooks.is_check_cell(previous))
                 kind = "subslide" if after_code and not caption else "-"
         elif notebooks.is_check_cell(cell):
             kind = "-"
@@ -244,24 +245,37 @@ def _has_figure(output) -> bool:
 FIGURE_ROOM = 440  # px a figure (and its caption) needs on its slide; more above it than HEIGHT - FIGURE_ROOM moves it on
 
 
+def _prose_height(text: str) -> int:
+    return sum(50 if _HEADING.match(p) else 32 * (len(p) // 95 + 1) + 16 for p in _paragraphs(text))
+
+
+def _text_height(text: str) -> int:  # printed text: 24 px lines, wrapped at about 100 characters, 7 at most
+    return 24 * min(sum(len(line) // 100 + 1 for line in text.splitlines()), 7) + 10
+
+
 def estimated_height(cell, outputs=None) -> int:
     """A rough height in px of ``cell`` on a slide (prose at 24 px, at most 6 lines of code and 7 of
-    printed text, as the deck's style shows them), ``outputs`` (default: the cell's) other than figures."""
+    printed text, as the deck's style shows them), with ``outputs`` (default: the cell's) other than figures."""
     if cell.cell_type == "markdown":
-        return sum(50 if _HEADING.match(p) else 32 * (len(p) // 95 + 1) + 16 for p in _paragraphs(cell.source))
+        return _prose_height(cell.source)
     height = 0 if cell.metadata.get("transient", {}).get("remove_source") else 24 * min(len(cell.source.splitlines()), 6) + 20
     for output in cell.outputs if outputs is None else outputs:
-        text = output.get("text") or output.get("data", {}).get("text/markdown") or output.get("data", {}).get("text/plain", "")
-        if not _has_figure(output):
-            height += 24 * min(len(str(text).splitlines()), 7) + 10
+        data = output.get("data", {})
+        if _has_figure(output) or "application/vnd.jupyter.widget-view+json" in data:
+            continue
+        if "text/markdown" in data:
+            height += _prose_height(str(data["text/markdown"]))
+        else:
+            height += _text_height(str(output.get("text") or data.get("text/html") and "" or data.get("text/plain", "")))
     return height
 
 
 def one_figure_per_slide(cells: list) -> list:
     """A deck shows one figure per slide, and leaves it room: a code cell's second and later figures,
     and a figure with more than ``HEIGHT - FIGURE_ROOM`` px above it, move to slides of their own
-    (without the code); a figure that would join a slide that already shows one, or any code or prose
-    longer than a caption below a figure, opens a ``subslide``."""
+    (without the code); a figure that would join a slide that already shows one, any code or prose
+    longer than a caption below a figure, and a cell that would run off the slide (by
+    :func:`estimated_height`) open a ``subslide``."""
     result, shown, used = [], False, 0
     for cell in cells:
         kind = cell.metadata["slideshow"]["slide_type"]
@@ -270,14 +284,15 @@ def one_figure_per_slide(cells: list) -> list:
         if kind in ("skip", "notes"):
             result.append(cell)
             continue
+        full = used + estimated_height(cell) > HEIGHT - 60  # a cell that would run off the slide moves on
         if cell.cell_type != "code":  # prose below a figure: a caption stays, anything longer moves on
-            if shown and kind in ("-", "fragment") and words(cell.source) > CAPTION_WORDS:
+            if kind in ("-", "fragment") and (full or (shown and words(cell.source) > CAPTION_WORDS)):
                 cell.metadata["slideshow"] = {"slide_type": "subslide"}
                 shown, used = False, 0
             used += estimated_height(cell)
             result.append(cell)
             continue
-        if shown and kind in ("-", "fragment"):  # nothing more below a figure
+        if kind in ("-", "fragment") and (shown or full):  # nothing more below a figure
             cell.metadata["slideshow"] = {"slide_type": "subslide"}
             shown, used = False, 0
         used += estimated_height(cell, [])
@@ -289,6 +304,7 @@ def one_figure_per_slide(cells: list) -> list:
                 current, used = [], 0
             current.append(output)
         groups.append(current)
+        used += estimated_height(cell, current) - estimated_height(cell, [])  # the last part's printed outputs
         for number, outputs in enumerate(groups):
             part = cell if number == 0 else copy.deepcopy(cell)
             if number and part.get("id"):
