@@ -189,6 +189,8 @@ def test_a_shown_cell_keeps_its_heading_and_first_words_and_hands_hints_and_the_
     assert shown == f"## Heading\n\n{first}"
     assert notes == f"Hint: try this.\n\n{second}"
     assert slides.condense(_md(f"## Heading\n\n{LONG}")) == (f"## Heading\n\n{LONG}", "")  # one paragraph stays
+    assert slides.condense(_md(f"## Summary\n\n{first}\n\n### Going further\n\n{LONG}")) == \
+        (f"## Summary\n\n{first}", f"### Going further\n\n{LONG}")  # no heading without its text
 
 
 def _figure(text="<Figure>"):

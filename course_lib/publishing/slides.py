@@ -205,6 +205,8 @@ def condense(cell) -> tuple[str, str]:
         else:
             notes.append(paragraph)
             closed = closed or not hint
+    while len(shown) > 1 and _HEADING.match(shown[-1]) and notes:  # no heading left without its text
+        notes.insert(0, shown.pop())
     return "\n\n".join(shown), "\n\n".join(notes)
 
 
