@@ -3,7 +3,7 @@
 The course site is built from executed notebooks, and nbval already executes every solution
 notebook: the hooks below keep the outputs nbval computes for each cell (``item.test_outputs``) and,
 after a notebook's last cell, save the executed notebook for the site
-(:func:`course_lib.grading.site.save_executed`) when every cell passed. Tests marked ``site``
+(:func:`course_lib.publishing.site.save_executed`) when every cell passed. Tests marked ``site``
 (the site build and the browser test) run after everything else, so in one ``pytest`` run they
 find the notebooks just executed instead of executing them a second time.
 """
@@ -47,7 +47,7 @@ def pytest_runtest_teardown(item, nextitem):
         return
     run = _runs.pop(item.nodeid.split("::")[0], None)
     if run is not None and run["passed"] and item.path.parent == ROOT / "solutions":
-        from course_lib.grading.site import save_executed
+        from course_lib.publishing.site import save_executed
 
         save_executed(run["nb"], item.path, run["seconds"], ROOT / "site" / "_build" / "executed")
 
