@@ -200,6 +200,9 @@ ENHANCE_SEEDS = (0, 1, 2)
 
 
 def image_enhancement() -> None:
+    """Notebook 09's comparison with the notebook's library calls (``compare_networks``, ``evaluate_enhancers``,
+    ``enhance_recipe()``), the one-stage control included; what it checks: the module docstring's "Image
+    enhancement" paragraph."""
     recipe = enhance_recipe()
     pairs = held_out_pairs(recipe)
     for name, (params, field) in receptive_fields(recipe.width).items():
@@ -251,7 +254,8 @@ def image_enhancement() -> None:
 
 
 def reflection_removal(seeds=(0,)) -> None:
-    """Notebook 10's comparisons, with the notebook's library calls (one copy of each recipe)."""
+    """Notebook 10's comparisons, with the notebook's library calls (one copy of each recipe), the fine-tunings
+    once for each of ``seeds``; what it checks: the module docstring's "Reflection removal" paragraph."""
     recipe = reflection_recipe()
     crops = pick(fast=4, full=17)
     net = load_linear_light_checkpoint()
