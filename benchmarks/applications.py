@@ -10,7 +10,7 @@ Super resolution (notebook 11): SRCNN and ESPCN trained with the notebook's reci
 with the same recipe and function); PSNR on Y (BT.601) with a 3-pixel border cropped on ``HELD_OUT_IMAGES``
 at x3. Targets: both networks beat bicubic by >= 1.0 dB in every seed, ESPCN is at least as accurate as SRCNN
 (means over seeds) and >= 5x faster at the same output size (timed side by side in this one run, so the
-ratio holds on a loaded machine). About 15 minutes on 2 CPU cores, half of it SRCNN's seed 1. Also printed: what MATLAB's bicubic kernel
+ratio holds on a loaded machine). About 25 minutes on 2 CPU cores (15 with ``srcnn_seeds=(0,)``). Also printed: what MATLAB's bicubic kernel
 (a = -0.5) changes against PyTorch's (a = -0.75), and the perceptual loss for SR
 (``super_resolution_perceptual``): the feature loss through the course-trained VGG-19 lowers PSNR by
 more than twice its spread over seeds and brings the fine detail (``high_frequency_ratio``) closer to
@@ -58,7 +58,7 @@ from course_lib.models.srcnn import held_out_pairs as sr_held_out_pairs
 
 SR_GAIN_DB, SR_SPEEDUP = 1.0, 5.0
 SRCNN_SEEDS = (0, 1)        # about 8 minutes per training on 2 CPU cores; seed 0 is the shipped checkpoint
-ESPCN_SEEDS = (0, 1, 2)     # about 40 s per training
+ESPCN_SEEDS = (0, 1, 2)     # about 3 minutes per training
 TANH_SEEDS = (0,)
 
 

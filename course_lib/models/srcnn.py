@@ -3,7 +3,7 @@ ECCV 2014 — and what notebook 11 shares between its super-resolution networks.
 
     model = SRCNN(scale=3)                      # low-resolution Y (N, 1, h, w) -> Y (N, 1, 3h, 3w)
     history = train_sr(model, sr_recipe())      # patches of TRAIN_IMAGES, MSE on Y
-    model = train_srcnn(FULL_SR_RECIPE)         # the same, seeded by the recipe (about 8 minutes on 2 CPU cores)
+    model = train_srcnn(FULL_SR_RECIPE)         # the same, seeded by the recipe (about 7 minutes on 2 CPU cores)
     model = load_srcnn_checkpoint()             # that training, shipped (scripts/train_srcnn_checkpoint.py)
     evaluate_sr(model, 3)                       # PSNR on Y, border 3, per HELD_OUT_IMAGES image
     sr_quality(model, 3)                        # PSNR, SSIM and fine detail (high_frequency_ratio) per image
@@ -99,8 +99,8 @@ class SRRecipe:
     seed: int = 0
 
 
-#: The full recipe: 16384 patches of 48 x 48 for 16 epochs (about 8 minutes for SRCNN and 40 s for ESPCN
-#: on 2 CPU cores). ``scripts/train_srcnn_checkpoint.py`` trains the shipped SRCNN with it.
+#: The full recipe: 16384 patches of 48 x 48 for 16 epochs (about 7 minutes for SRCNN and 3 for ESPCN on
+#: 2 CPU cores). ``scripts/train_srcnn_checkpoint.py`` trains the shipped SRCNN with it.
 FULL_SR_RECIPE = SRRecipe(n_patches=16384, epochs=16)
 
 
