@@ -51,7 +51,7 @@ class ESPCN(nn.Module):
 
     ``activation``: the paper's ``"tanh"`` or ``"relu"`` (the default here): trained on a CPU with
     notebook 11's recipe, the tanh network stalls at about half the gain over bicubic that the ReLU one
-    reaches (notebook 11 and ``benchmarks/applications.py super_resolution`` measure both).
+    reaches (``benchmarks/applications.py super_resolution`` measures both).
 
     ``init="icnr"`` initialises the last convolution with :func:`icnr` of its default initialisation;
     ``init="default"`` keeps PyTorch's (which starts with a checkerboard). With ``residual=True`` (not
