@@ -7,7 +7,7 @@ seed 0, on 16,384 random 48x48 patches of ``TRAIN_IMAGES`` for 16 epochs, MSE on
 up to 1e-3: exactly what notebook 11 trained in full mode before, and what ``benchmarks/applications.py
 super_resolution`` trains from scratch. It takes 7 to 12 minutes on 2 CPU threads (the shipped file: 703 s,
 the machine shared; about 23 s per epoch when quiet), more than a notebook's 8-minute full mode can spend next
-to ESPCN's training (about 3 minutes) and the perceptual fine-tuning, so the notebook trains SRCNN for
+to ESPCN's training (about 2 minutes) and the perceptual fine-tuning, so the notebook trains SRCNN for
 ``srcnn_short_recipe()`` (2 epochs) to show the loss fall and loads this file. The notebook's full-mode run
 compares the two on the held-out images: 2 epochs reach 29.92 dB, the 16 of this file 30.20 dB (bicubic
 29.18 dB), i.e. the short run has about three quarters of the gain; a shorter recipe would change the

@@ -99,7 +99,7 @@ class SRRecipe:
     seed: int = 0
 
 
-#: The full recipe: 16384 patches of 48 x 48 for 16 epochs (about 7 minutes for SRCNN and 3 for ESPCN on
+#: The full recipe: 16384 patches of 48 x 48 for 16 epochs (about 7 minutes for SRCNN and 2 for ESPCN on
 #: 2 CPU cores). ``scripts/train_srcnn_checkpoint.py`` trains the shipped SRCNN with it.
 FULL_SR_RECIPE = SRRecipe(n_patches=16384, epochs=16)
 
