@@ -48,7 +48,7 @@ from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
 from course_lib.metrics import coco_average_precision
 from course_lib.ops.receptive_field import effective_receptive_field
 from course_lib.train import fit
-from course_lib.weights import load_pretrained
+from course_lib.weights import load_half_checkpoint, load_pretrained, save_half_checkpoint
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
@@ -438,9 +438,9 @@ def mask_rcnn_recipe() -> MaskRCNNRecipe:
 
 
 def save_mask_rcnn_checkpoint(model: nn.Module, path, meta: dict) -> None:
-    """``model``'s weights in half precision, with the :func:`small_mask_rcnn` arguments and ``meta``."""
-    torch.save({"state_dict": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-                "num_classes": NUM_CLASSES, "image_size": meta["image_size"], "meta": meta}, path)
+    """``model``'s weights in half precision, with the :func:`small_mask_rcnn` arguments and ``meta``
+    (:func:`~course_lib.weights.save_half_checkpoint`)."""
+    save_half_checkpoint(path, model, meta, num_classes=NUM_CLASSES, image_size=meta["image_size"])
 
 
 def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
@@ -449,12 +449,7 @@ def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
     on ``model.meta``; ``path`` reads another file of :func:`save_mask_rcnn_checkpoint`'s format.
     Loaded with ``torch.load(weights_only=True)``: tensors and plain data only."""
     source = resources.files("course_lib").joinpath("checkpoints", *CHECKPOINT.split("/")) if path is None else Path(path)
-    with source.open("rb") as file:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
-    model = small_mask_rcnn(saved["num_classes"], saved["image_size"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
-    model.meta = saved["meta"]
-    return model.eval()
+    return load_half_checkpoint(source, small_mask_rcnn)
 
 
 def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None, epochs: int | None = None):
