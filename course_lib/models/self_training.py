@@ -91,7 +91,7 @@ class SemiSupervisedRecipe:
     fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
     semi_fraction: float = 0.125
     threshold: float = 0.9
-    steps: int = 384
+    steps: int = 512
     batch_size: int = 16
     lr: float = 3e-3
     warmup: float = 0.2
@@ -107,7 +107,7 @@ class SemiSupervisedRecipe:
 
 
 def semi_supervised_recipe() -> SemiSupervisedRecipe:
-    """Notebook 05b's recipe. Full mode: 256 scenes, 384 steps a run, two seeds, the labelled fractions 1/8
+    """Notebook 05b's recipe. Full mode: 256 scenes, 512 steps a run, two seeds, the labelled fractions 1/8
     and 1 (``benchmarks/developments.py`` adds 1/4 and 1/2: :data:`SemiSupervisedRecipe.fractions`);
     fast mode: 256 scenes, fractions 1/8 and 1, 32 steps, one seed."""
     return pick(fast=SemiSupervisedRecipe(n_train=256, n_val=64, fractions=(0.125, 1.0), steps=32, seeds=(0,)),
