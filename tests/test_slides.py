@@ -10,14 +10,7 @@ scroll: the deck shrinks them to fit (down to a floor) and puts one figure on a 
 printed tables scroll inside their own box. reveal.js's scroll view is not used.
 """
 import copy
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import nbformat
@@ -360,40 +353,11 @@ def test_no_slide_of_any_deck_overflows(browser, decks):
     assert over == []
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def lab(tmp_path):
+def lab(course_lab):
     """``course lab`` as ``make lab`` starts it (with the app exposed to the page for the test)."""
     require_chromium()
-    port, token = _free_port(), uuid.uuid4().hex
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    process = subprocess.Popen([sys.executable, "-m", "course_lib.grading.cli", "lab", "--no-browser",
-                                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-                                f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5)
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"course lab stopped: {process.stdout.read()}")
-                time.sleep(0.5)
-        yield url, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return course_lab("--LabApp.expose_app_in_browser=True")
 
 
 @pytest.mark.site
