@@ -26,12 +26,12 @@ WRONG_0_2 = "def receptive_field(layers):\n    return 1 + len(layers)\n"
 PASS_LINE = "0.1 conv_output_size: ✓ matches the reference on 8 cases"
 
 
-def grade(paths, tmp_path, *options, env=None):
+def grade(paths, tmp_path, *options, env=None, cwd=None):
     """Run `course grade` as a teacher would; return the process and the JSON report by file name."""
     report = tmp_path / "report.json"
     completed = subprocess.run([sys.executable, "-m", "course_lib.grading.cli", "grade", *map(str, paths),
                                 "--json", str(report), "--seed", str(SEED), "--jobs", "2", *options],
-                               capture_output=True, text=True, timeout=900, env=env)
+                               capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
     assert report.is_file(), completed.stderr
     return completed, {Path(r["submission"]).stem: r for r in json.loads(report.read_text())}
 
@@ -146,7 +146,8 @@ def full_run(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), *filter(None, [os.environ.get("PYTHONPATH")])]),
            "COURSE_CACHE_DIR": str(ROOT / "datasets" / "cache")}  # the data cache the checkout's library uses
     # without the sandbox (which stops these writes: tests/test_grading_sandbox.py), the grader's own defence
-    completed, report = grade(paths, tmp, "--no-sandbox", "--release", ROOT / "notebooks", env=env)
+    # run from the temporary folder: `python -m` puts the working folder first on sys.path, before PYTHONPATH
+    completed, report = grade(paths, tmp, "--no-sandbox", "--release", ROOT / "notebooks", env=env, cwd=tmp)
     return completed, report, before, library_file
 
 
