@@ -25,9 +25,12 @@ lab: $(STAMP)
 check: $(STAMP)
 	COURSE_MODE=fast COURSE_OFFLINE=1 $(BIN)/python -m pytest tests -m "not slow and not site"
 
-## test: set up .venv if needed, then run every unit test, every solution notebook (fast mode) and the site's browser test
+## test: set up .venv if needed, then run every unit test and every solution notebook (fast mode) on TEST_WORKERS
+## processes side by side (pytest-xdist, a whole file per process), then the site's tests, which read the executed notebooks
+TEST_WORKERS ?= 2
 test: $(SITE_STAMP)
-	COURSE_MODE=fast COURSE_OFFLINE=1 $(BIN)/python -m pytest
+	COURSE_MODE=fast COURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not site"
+	COURSE_MODE=fast COURSE_OFFLINE=1 COURSE_EXECUTED_REQUIRED=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m site tests
 
 ## site: the course as a website in site/_build/html (executes the notebooks in fast mode unless make test just did)
 site: $(SITE_STAMP)

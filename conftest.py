@@ -6,21 +6,48 @@ after a notebook's last cell, save the executed notebook for the site
 (:func:`course_lib.publishing.site.save_executed`) when every cell passed. Tests marked ``site``
 (the site build and the browser test) run after everything else, so in one ``pytest`` run they
 find the notebooks just executed instead of executing them a second time.
+
+``make test`` runs the same tests on two processes (pytest-xdist, ``--dist loadfile``: each file, so
+each notebook with its kernel, stays on one process, in order): first everything but the ``site``
+tests, then those. Each process, and each kernel it starts, gets its share of the cores as torch
+threads, so that two of them side by side do not oversubscribe the machine; the long files
+(notebooks, files with a slow test) start first, so that no long one starts when the other process
+is nearly done.
 """
 import copy
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("COURSE_MODE", "fast")
 os.environ.setdefault("COURSE_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported; nbval's kernels inherit it
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    os.environ.setdefault("OMP_NUM_THREADS", _threads)
+    os.environ.setdefault("MKL_NUM_THREADS", _threads)
 
 ROOT = Path(__file__).resolve().parent
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
 _file_seconds = {}  # test file or notebook -> seconds of setup, call and teardown summed
+_site_beside_notebooks = False  # under pytest-xdist, site tests and notebooks in one run
 
 
+@pytest.hookimpl(trylast=True)  # after -m has deselected
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)  # stable: order kept otherwise
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # files in this order (--no-loadscope-reorder): the long ones first
+        long = {item.path for item in items if item.path.suffix == ".ipynb" or item.get_closest_marker("slow")}
+        items.sort(key=lambda item: (item.get_closest_marker("site") is not None, item.path not in long))
+    global _site_beside_notebooks
+    _site_beside_notebooks = bool(os.environ.get("PYTEST_XDIST_WORKER")) and any(
+        item.path.parent == ROOT / "solutions" for item in items)
+
+
+def pytest_runtest_setup(item):
+    if _site_beside_notebooks and item.get_closest_marker("site") is not None:
+        pytest.fail("with -n, the site's tests would run beside the notebooks whose executed copies they read: "
+                    "run -m 'not site' first, then -m site (as make test does)", pytrace=False)
 
 
 def pytest_runtest_logreport(report):
@@ -60,4 +87,6 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("=", "seconds per file (the slowest 15)")
     for path, seconds in slowest:
         terminalreporter.write_line(f"{seconds:8.1f}  {path}")
-    terminalreporter.write_line(f"{sum(_file_seconds.values()):8.1f}  all {len(_file_seconds)} files")
+    workers = getattr(terminalreporter.config.option, "numprocesses", None)
+    beside = f" (run {workers} at a time: each file's seconds include sharing the cores)" if workers else ""
+    terminalreporter.write_line(f"{sum(_file_seconds.values()):8.1f}  all {len(_file_seconds)} files{beside}")

@@ -1,5 +1,9 @@
 """check(): one deterministic line, never an exception; exercises draw plain-data cases from a seed."""
+import importlib
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ import torch
 from course_lib.exercises import check
 from course_lib.arithmetic import conv_output_size
 from course_lib.checks import CheckFailed, Exercise, compare_values, rel_error, unsolved_dependency, verify
-from course_lib.exercises import REGISTRY, build_registry
+from course_lib.exercises import MODULES, REGISTRY, Registry, build_registry, prefix_of
 
 
 def test_correct_solution_prints_one_tick_line(capsys):
@@ -104,6 +108,45 @@ def test_an_id_defined_twice_is_refused():
     twin = Exercise("0.1", "twin", conv_output_size, lambda g: [])
     with pytest.raises(ValueError, match="exercise id '0.1' is defined twice"):
         build_registry([*REGISTRY.values(), twin])
+
+
+def test_the_map_of_prefixes_names_every_module_and_each_module_owns_its_prefix():
+    """MODULES lists each module of course_lib/exercises once, and a module's ids all start with its
+    prefix: a lookup that imports only that module finds every id."""
+    files = {p.stem for p in Path(importlib.import_module("course_lib.exercises").__file__).parent.glob("*.py")}
+    assert sorted(MODULES.values()) == sorted(files - {"__init__"})
+    for prefix, name in MODULES.items():
+        exercises = importlib.import_module(f"course_lib.exercises.{name}").EXERCISES
+        assert exercises, name
+        assert {prefix_of(e.id) for e in exercises} == {prefix}, name
+
+
+def test_ids_are_unique_across_all_modules():
+    every = [e for name in MODULES.values() for e in importlib.import_module(f"course_lib.exercises.{name}").EXERCISES]
+    assert sorted(build_registry(every)) == sorted(REGISTRY) == sorted(e.id for e in every)
+    assert len(REGISTRY) == len(every)
+
+
+def test_a_module_with_an_id_of_another_prefix_is_refused():
+    registry = Registry({"A": "welcome"})  # welcome's ids start with "0"
+    with pytest.raises(ValueError, match="course_lib.exercises.welcome defines 0.1, 0.2; its ids start with 'A'"):
+        registry["A.1"]
+    assert "Z.1" not in REGISTRY and REGISTRY.get("Z.1") is None and REGISTRY.get(3) is None
+
+
+def test_a_lookup_imports_one_module_and_the_grader_imports_all_before_grading():
+    """check("A.1", ...) in a notebook or a grading kernel imports the exercises of notebook 01 only;
+    the grader's process imports every module when it starts, before any learner code could rewrite
+    a file of the library."""
+    script = ("import sys\n"
+              "from course_lib.exercises import REGISTRY\n"
+              "REGISTRY['A.1']\n"
+              "loaded = lambda: sorted(m.split('.')[-1] for m in sys.modules if m.startswith('course_lib.exercises.'))\n"
+              "print(loaded())\n"
+              "import course_lib.grading.grade\n"
+              "print(loaded())\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["['fcn']", str(sorted(MODULES.values()))]
 
 
 @pytest.mark.parametrize("exercise", REGISTRY.values(), ids=lambda e: e.id)

@@ -1,6 +1,8 @@
 """Crafted submissions of notebook 00 that try to earn a point without a right answer: none may, and
 each is reported in the per-exercise detail (issue 10's attack list)."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +26,12 @@ WRONG_0_2 = "def receptive_field(layers):\n    return 1 + len(layers)\n"
 PASS_LINE = "0.1 conv_output_size: ✓ matches the reference on 8 cases"
 
 
-def grade(paths, tmp_path, *options):
+def grade(paths, tmp_path, *options, env=None, cwd=None):
     """Run `course grade` as a teacher would; return the process and the JSON report by file name."""
     report = tmp_path / "report.json"
     completed = subprocess.run([sys.executable, "-m", "course_lib.grading.cli", "grade", *map(str, paths),
                                 "--json", str(report), "--seed", str(SEED), "--jobs", "2", *options],
-                               capture_output=True, text=True, timeout=900)
+                               capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
     assert report.is_file(), completed.stderr
     return completed, {Path(r["submission"]).stem: r for r in json.loads(report.read_text())}
 
@@ -112,8 +114,15 @@ def probed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     """Attacks outside the exercise cells, graded as a teacher would (the whole notebook runs too), but
-    without the sandbox: the grader grades its in-memory copies and restores what the kernels wrote."""
+    without the sandbox: the grader grades its in-memory copies and restores what the kernels wrote.
+    The grader and its kernels run a copy of ``course_lib`` (first on ``PYTHONPATH``), which is the
+    library that the library writer attacks: the checkout's own files are never written, not even
+    for a moment while tests and notebooks beside this one read them (``make test`` runs two files
+    at a time)."""
     tmp = tmp_path_factory.mktemp("full-attacks")
+    installed = tmp / "installed"
+    shutil.copytree(ROOT / "course_lib", installed / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    library_file = installed / "course_lib" / "arithmetic.py"
     victim = tmp / "victim.ipynb"
     victim.write_bytes(SOLUTION.read_bytes())
     overwriter = tmp / "overwriter.ipynb"
@@ -128,18 +137,18 @@ def full_run(tmp_path_factory):
             f"\nfrom pathlib import Path\nPath({str(overwriter)!r}).write_bytes(Path({str(SOLUTION)!r}).read_bytes())"
             f"\nPath({str(victim)!r}).write_text('{{}}')")}),
         submission(tmp, "library_writer", {"setup": setup + (
-            f"\nfrom pathlib import Path\nPath({str(LIBRARY_FILE)!r}).write_text("
+            f"\nfrom pathlib import Path\nPath({str(library_file)!r}).write_text("
             "'def conv_output_size(*args, **kwargs):\\n    return 0\\n'"
             "'def receptive_field(layers):\\n    return 0\\n')"), "ex-0-1": WRONG_0_1}),
         victim,
     ]
-    before = {p: p.read_bytes() for p in [*paths, LIBRARY_FILE]}
-    try:  # without the sandbox (which stops these writes: tests/test_grading_sandbox.py), the grader's own defence
-        completed, report = grade(paths, tmp, "--no-sandbox")
-    finally:  # never leave the checkout broken, even if the grader failed to restore it
-        library_after = LIBRARY_FILE.read_bytes()
-        LIBRARY_FILE.write_bytes(before[LIBRARY_FILE])
-    return completed, report, {**before, LIBRARY_FILE: library_after}
+    before = {p: p.read_bytes() for p in [*paths, library_file]}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), *filter(None, [os.environ.get("PYTHONPATH")])]),
+           "COURSE_CACHE_DIR": str(ROOT / "datasets" / "cache")}  # the data cache the checkout's library uses
+    # without the sandbox (which stops these writes: tests/test_grading_sandbox.py), the grader's own defence
+    # run from the temporary folder: `python -m` puts the working folder first on sys.path, before PYTHONPATH
+    completed, report = grade(paths, tmp, "--no-sandbox", "--release", ROOT / "notebooks", env=env, cwd=tmp)
+    return completed, report, before, library_file
 
 
 def statuses(report, name):
@@ -199,7 +208,7 @@ def test_a_kernel_that_exits_is_an_error_not_a_crash_of_the_grader(probed):
 
 @pytest.mark.slow
 def test_tampering_with_check_cells_earns_nothing_and_is_noted(full_run):
-    _, report, _ = full_run
+    _, report, _, _ = full_run
     assert statuses(report, "check_edited")["0.1"][0] == "not attempted"
     assert report["check_edited"]["notes"][0] == "check cell of 0.1 was edited: restored"
     assert statuses(report, "check_deleted")["0.1"][0] == "failed"
@@ -210,11 +219,11 @@ def test_tampering_with_check_cells_earns_nothing_and_is_noted(full_run):
 
 @pytest.mark.slow
 def test_overwritten_submissions_are_graded_from_the_copy_and_restored(full_run):
-    completed, report, before = full_run
+    completed, report, before, library_file = full_run
     assert report["overwriter"]["points"] == 0
     assert report["victim"]["points"] == report["victim"]["max_points"] == 2
     for path, data in before.items():
-        if path != LIBRARY_FILE:
+        if path != library_file:
             assert path.read_bytes() == data, path
     changed = [line for line in completed.stderr.splitlines() if "changed on disk" in line]
     assert len(changed) == 2, completed.stderr
@@ -223,11 +232,11 @@ def test_overwritten_submissions_are_graded_from_the_copy_and_restored(full_run)
 
 @pytest.mark.slow
 def test_a_submission_that_rewrites_the_library_gains_nothing_and_the_file_is_restored(full_run):
-    completed, report, after = full_run
+    completed, report, before, library_file = full_run
     assert report["library_writer"]["points"] == 0
     assert report["victim"]["points"] == 2  # graded after or beside it: the references were in memory
-    assert after[LIBRARY_FILE] == (ROOT / "course_lib" / "arithmetic.py").read_bytes()  # restored by the grader
-    assert "arithmetic.py (the course's library) was modified during grading and is restored" in completed.stderr
+    assert library_file.read_bytes() == before[library_file]  # restored by the grader
+    assert f"{library_file} (the course's library) was modified during grading and is restored" in completed.stderr
 
 
 @pytest.mark.slow

@@ -240,8 +240,13 @@ def test_course_slides_annotate_check_says_what_is_out_of_date(tmp_path, monkeyp
 # --- in a browser ----------------------------------------------------------------------------------
 
 def _executed_names():
-    return [name for name in site.notebook_names(SOLUTIONS)
-            if site.load_executed(SOLUTIONS / f"{name}.ipynb", EXECUTED) is not None]
+    from test_site import EXECUTED_REQUIRED
+
+    names = site.notebook_names(SOLUTIONS)
+    executed = [name for name in names if site.load_executed(SOLUTIONS / f"{name}.ipynb", EXECUTED) is not None]
+    if EXECUTED_REQUIRED and executed != names:
+        pytest.fail(f"no executed copy of {', '.join(sorted(set(names) - set(executed)))} (did a cell fail?)")
+    return executed
 
 
 def require_chromium():

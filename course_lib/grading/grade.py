@@ -42,6 +42,10 @@ TIMED_OUT, OUT_OF_MEMORY, ERROR = "timed out", probe.OUT_OF_MEMORY, "error"
 STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, TIMED_OUT, OUT_OF_MEMORY, ERROR)
 SIMILAR = 0.9  # difflib ratio of the normalised source above which an answer is flagged
 KERNEL_DIED = "the kernel stopped (os._exit, a crash, or memory) while running"
+# Every notebook's exercises, references and models, imported when the grader starts, before any
+# learner code runs: REGISTRY alone would import a notebook's module at its first submission, from
+# files that an earlier submission's kernel may have rewritten.
+EXERCISES = dict(REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def grade(name: str, data: bytes, released: dict[str, str], options: Options) ->
     result.notebook = nb_id
     release = notebooks.parse(released[nb_id].encode("utf-8"))
     checks = notebooks.check_cells(release)
-    exercises = [REGISTRY[notebooks.exercise_of(cell)] for cell in checks]
+    exercises = [EXERCISES[notebooks.exercise_of(cell)] for cell in checks]
     expected = {e.id: _reference_outputs(e, options) for e in exercises}  # before any learner code
     result.notes = restore_checks(submission, release)
     if options.notebook_run:
