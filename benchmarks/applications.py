@@ -42,11 +42,12 @@ import torch
 
 from course_lib import pick, setup
 from course_lib.losses import PerceptualLoss, fine_tune_sr_perceptual
+from course_lib.losses.reflection import separation_loss
 from course_lib.metrics import change_correlation, rgb_to_y, subpixel_pattern_share
 from course_lib.models.espcn import ESPCN
 from course_lib.models.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, DoNothing, RelativeSmoothness, comparison_table,
                                           evaluate_separation, load_linear_light_checkpoint, paired_comparison,
-                                          reflection_recipe, separation_loss, train_separation)
+                                          reflection_recipe, train_separation)
 from course_lib.models.sice import (BASELINES, NETWORKS, chroma_deviation, compare_networks, enhance, enhance_recipe,
                                     evaluate_enhancers, held_out_pairs, mean_scores, receptive_fields, score_enhancer,
                                     seed_statistics)

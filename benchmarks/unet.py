@@ -22,7 +22,8 @@ from course_lib.config import pick, seed_everything
 from course_lib.data import NUM_CLASSES, ShapesDataset
 from course_lib.data.cells import TouchingCellsDataset, split_touching_objects
 from course_lib.metrics import mean_iou
-from course_lib.models.unet import UNet, cells_recipe, pixel_weighted_cross_entropy, unet_weight_map
+from course_lib.losses.segmentation import pixel_weighted_cross_entropy
+from course_lib.models.unet import UNet, cells_recipe, unet_weight_map
 from course_lib.ops.tiling import mirror_pad, overlap_tile_predict
 from course_lib.train import fit, predict
 

@@ -7,10 +7,10 @@ import torch
 from skimage import exposure as sk_exposure
 
 from course_lib.data.exposure import camera_response, exposure_stack, inverse_camera_response
+from course_lib.losses.enhancement import sice_loss
 from course_lib.metrics import rgb_to_ycbcr
 from course_lib.models.sice import (BASELINES, SICE, EnhanceRecipe, OneStage, enhance, evaluate_enhancers,
-                                    frequency_split, guided_filter, held_out_pairs, on_luminance, one_stage_like,
-                                    sice_loss)
+                                    frequency_split, guided_filter, held_out_pairs, on_luminance, one_stage_like)
 from course_lib.ops.exposure_fusion import (collapse, contrast, exposure_fusion, fusion_weights, gaussian_pyramid,
                                             laplacian_pyramid, pyramid_blend, saturation, well_exposedness)
 from course_lib.profiling import count_parameters

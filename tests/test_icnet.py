@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models.icnet import CascadeFeatureFusion, CascadeLoss, ICNet
+from course_lib.losses.segmentation import CascadeLoss
+from course_lib.models.icnet import CascadeFeatureFusion, ICNet
 from course_lib.models.pspnet import PSPNet
 from course_lib.profiling import count_flops
 

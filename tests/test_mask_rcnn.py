@@ -7,11 +7,12 @@ from torchvision.models.detection.roi_heads import maskrcnn_loss, project_masks_
 from torchvision.ops.poolers import LevelMapper
 
 from course_lib.data import ShapesDataset
+from course_lib.losses.detection import mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
 from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, TrainingLosses, ablation_summary, cell_gradient,
-                                         evaluate_mask_head, fpn_level, mask_loss,
+                                         evaluate_mask_head, fpn_level,
                                          mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn,
-                                         total_loss, train_mask_head)
+                                         train_mask_head)
 from course_lib.metrics import mean_average_precision
 from course_lib.ops.receptive_field import support_centre
 from course_lib.weights import cached_weights_path

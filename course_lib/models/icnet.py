@@ -5,7 +5,7 @@ Images", ECCV 2018), in miniature: the image cascade around notebook 05b's :clas
 1/4 resolution; a **medium** one runs the first four backbone blocks (weights shared) on the image at
 1/2 resolution; a **light** one, three cheap convolutions, on the full image. §3.3, Fig. 3: a
 :class:`CascadeFeatureFusion` unit fuses a coarse branch into the next finer one. §3.4: **cascade
-label guidance**, a loss on each fusion's coarse scores besides the final one (:class:`CascadeLoss`).
+label guidance**, a loss on each fusion's coarse scores besides the final one (:class:`~course_lib.losses.segmentation.CascadeLoss`).
 Our backbone has stride 4 (the paper's 8), so the branches end at 1/16, 1/8 and 1/4 of the image
 (the paper's 1/32, 1/16 and 1/8).
 """
@@ -19,13 +19,14 @@ from torch import nn
 
 from course_lib.config import pick
 from course_lib.data.context import CONTEXT_CLASS_NAMES, context_scenes
+from course_lib.losses.segmentation import CascadeLoss
 from course_lib.metrics import mean_iou
-from course_lib.models.pspnet import IGNORE_INDEX, PSPNet, PyramidPoolingModule, backbone, conv_block, train_segmentation
+from course_lib.models.pspnet import PSPNet, PyramidPoolingModule, backbone, conv_block, train_segmentation
 from course_lib.profiling import measure
 from course_lib.train import predict
 from course_lib.validate import check_int
 
-__all__ = ["CascadeFeatureFusion", "ICNet", "CascadeLoss", "ICNetRecipe", "icnet_recipe", "cascade_experiment"]
+__all__ = ["CascadeFeatureFusion", "ICNet", "ICNetRecipe", "icnet_recipe", "cascade_experiment"]
 
 
 class CascadeFeatureFusion(nn.Module):
@@ -48,7 +49,7 @@ class CascadeFeatureFusion(nn.Module):
 
 class ICNet(nn.Module):
     """``(N, 3, H, W)`` -> scores ``(N, num_classes, H, W)`` in eval mode; in train mode the three
-    guided outputs ``(scores at H/8, scores at H/4, final scores at H/4)`` for :class:`CascadeLoss`.
+    guided outputs ``(scores at H/8, scores at H/4, final scores at H/4)`` for :class:`~course_lib.losses.segmentation.CascadeLoss`.
 
     - heavy (``sub4``): :func:`backbone` (``widths``), :class:`PyramidPoolingModule` (``bins``) and a 3 x 3
       conv block on the 1/4-resolution image -> H/16;
@@ -87,30 +88,6 @@ class ICNet(nn.Module):
         return F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-class CascadeLoss(nn.Module):
-    """§3.4, Eq. 1: cascade label guidance, ``sum_t weights[t] * cross-entropy(outputs[t], masks)``, each
-    output's scores upsampled bilinearly to the masks' size as :class:`ICNet` does at test time
-    (:data:`IGNORE_INDEX` ignored). The paper weighs its three outputs, coarse to fine, 0.4, 0.4 and 1.
-
-    The paper downsamples the labels instead. Nearest-neighbour downsampling by 4 keeps pixel ``4i``, while
-    bilinear upsampling puts score ``i`` at ``4i + 1.5``: a net trained that way shows every mask 1.5 pixels
-    down and to the right of where it belongs (``tests/test_icnet.py`` measures the shift)."""
-
-    def __init__(self, weights: tuple[float, ...] = (0.4, 0.4, 1.0)):
-        super().__init__()
-        self.weights = tuple(weights)
-
-    def forward(self, outputs, masks: torch.Tensor) -> torch.Tensor:
-        if not isinstance(outputs, (tuple, list)) or len(outputs) != len(self.weights):
-            raise ValueError(f"CascadeLoss expects {len(self.weights)} outputs (ICNet in train mode), got "
-                             f"{type(outputs).__name__}{f' of {len(outputs)}' if isinstance(outputs, (tuple, list)) else ''}")
-        total = 0.0
-        for weight, scores in zip(self.weights, outputs):
-            scores = F.interpolate(scores, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-            total = total + weight * F.cross_entropy(scores, masks, ignore_index=IGNORE_INDEX)
-        return total
-
-
 @dataclass(frozen=True)
 class ICNetRecipe:
     """Notebook 05b's cascade experiment: :class:`ICNet` and the same heavy network at full resolution
@@ -138,7 +115,7 @@ def icnet_recipe() -> ICNetRecipe:
 
 
 def cascade_experiment(recipe: ICNetRecipe, device=None, plot: bool = False) -> dict:
-    """Train :class:`ICNet` (with :class:`CascadeLoss`) and the same heavy network at full resolution
+    """Train :class:`ICNet` (with :class:`~course_lib.losses.segmentation.CascadeLoss`) and the same heavy network at full resolution
     (:class:`PSPNet`) from ``recipe.seed`` on the same context scenes, then measure both on the CPU in this run.
     Returns ``{"images", "masks"}`` (held-out), ``"models"``, and per name ``"miou"`` (held-out),
     ``"seconds"`` (median latency of one ``timing_size`` image), ``"flops"`` and ``"params"``."""

@@ -11,7 +11,7 @@ predicts a ``28 × 28`` binary mask per class (§3, Fig. 4). The parts, in the p
 * **RoIAlign** (§3): :class:`~torchvision.ops.MultiScaleRoIAlign`, 7 × 7 for the box head and
   14 × 14 for the mask head (see :mod:`course_lib.ops.roi_align` for the op written out).
 * **Mask branch**: four 3 × 3 convs, a 2× transposed conv and a 1 × 1 conv to one mask per class,
-  trained with a per-pixel sigmoid on the ground-truth class only (:func:`mask_loss`, §3 "Mask
+  trained with a per-pixel sigmoid on the ground-truth class only (:func:`~course_lib.losses.detection.mask_loss`, §3 "Mask
   Representation") against the instance mask cropped to the RoI (:func:`mask_target`).
 
 The heads are sized to the data (64 channels, a 256-wide box MLP): torchvision's defaults
@@ -45,13 +45,14 @@ from tqdm.auto import tqdm
 
 from course_lib.config import pick
 from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
+from course_lib.losses.detection import mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
 from course_lib.ops.receptive_field import effective_receptive_field
 from course_lib.train import fit
 from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
-           "mask_loss", "mask_rcnn_batch", "TrainingLosses", "total_loss", "ANCHOR_SIZES", "CANONICAL_SCALE",
+           "mask_rcnn_batch", "TrainingLosses", "ANCHOR_SIZES", "CANONICAL_SCALE",
            "MaskHeadOnly", "CELL_CENTRE", "POOLINGS", "cell_gradient", "paired_gaps", "gap_verdict", "train_mask_head",
            "instance_ious", "evaluate_mask_head", "overlaps_other_class", "ablation_summary", "MaskRCNNRecipe",
            "mask_rcnn_recipe", "FULL_RECIPE", "FAST_RECIPE", "save_mask_rcnn_checkpoint", "load_mask_rcnn_checkpoint",
@@ -191,14 +192,6 @@ def mask_target(mask: torch.Tensor, box: torch.Tensor, size: int = 28) -> torch.
     return roi_align(mask[None, None].float(), [box[None].float()], (size, size), 1.0)[0, 0]
 
 
-def mask_loss(mask_logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """§3 "Mask Representation": ``L_mask``, the mean binary cross-entropy of the sigmoid of the mask
-    of each RoI's ground-truth class only; the other classes' masks get no gradient, so classes do
-    not compete. ``(K, C, M, M)`` logits, ``(K,)`` labels, ``(K, M, M)`` targets → a scalar."""
-    chosen = mask_logits[torch.arange(len(labels), device=labels.device), labels]
-    return F.binary_cross_entropy_with_logits(chosen, targets)
-
-
 def mask_rcnn_batch(samples):
     """A DataLoader ``collate_fn`` for ``ShapesDataset(..., task="instance")`` and :class:`TrainingLosses`:
     ``((images, targets), targets)`` with plain tensors."""
@@ -218,11 +211,6 @@ class TrainingLosses(nn.Module):
     def forward(self, batch):
         images, targets = batch
         return self.model(images, targets)
-
-
-def total_loss(losses: dict, _targets=None) -> torch.Tensor:
-    """The sum of the detector's losses (RPN objectness and box, box classifier and regression, mask)."""
-    return sum(losses.values())
 
 
 # --- Table 2b-d in miniature: the mask head alone, on ground-truth boxes --------------------------
@@ -283,7 +271,7 @@ class MaskHeadOnly(nn.Module):
         return pooled
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """:func:`mask_loss` for ``"sigmoid"``; per-pixel cross-entropy over background and classes
+        """:func:`~course_lib.losses.detection.mask_loss` for ``"sigmoid"``; per-pixel cross-entropy over background and classes
         (the target's class where the 28 × 28 target is >= 0.5, else background) for ``"softmax"``."""
         if self.mask_loss == "sigmoid":
             return mask_loss(logits, labels, targets)

@@ -5,7 +5,7 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
 
     model = SeparationNet()                          # blend (N, 3, H, W) -> B and R stacked: (N, 6, H, W)
     classical = RelativeSmoothness()                 # Li & Brown 2014: the classical baseline
-    loss = exclusion_loss(b, r)                      # Eq. 4-5: edges of B and R should not coincide
+    loss = exclusion_loss(b, r)                      # Eq. 4-5 (course_lib.losses.reflection): edges of B and R apart
     gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
     model = load_linear_light_checkpoint()           # the shipped network (scripts/train_reflection_checkpoint.py)
     train_separation(model, reflection_recipe(), separation_loss(exclusion_weight=0.1))   # fine-tune it
@@ -15,69 +15,26 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from course_lib.config import pick
 from course_lib.data.reflection import GAMMA, evaluation_blends, reflection_training_pairs
+from course_lib.losses.reflection import separation_loss
 from course_lib.metrics import paired_bootstrap, psnr, ssim
 from course_lib.train import fit, predict
-from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
+from course_lib.validate import check_image_batch, check_int, check_layer_pair, check_module
 
-__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "RelativeSmoothness",
+__all__ = ["gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "RelativeSmoothness",
            "DoNothing", "paired_comparison", "comparison_table", "score_separation",
-           "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
+           "ReflectionRecipe", "reflection_recipe", "train_separation", "separate",
            "evaluate_separation", "LINEAR_LIGHT_SSIM_WEIGHT", "LINEAR_LIGHT_CHECKPOINT", "linear_light_recipe",
            "train_linear_light", "load_linear_light_checkpoint"]
-
-
-def _check_layers(b, r, where: str) -> None:
-    check_float_batch(b, "b", where)
-    check_float_batch(r, "r", where)
-    if b.shape != r.shape:
-        raise ValueError(f"{where}: b and r must have the same shape, got {tuple(b.shape)} and {tuple(r.shape)}")
-    if min(b.shape[-2:]) < 2:
-        raise ValueError(f"{where}: images must be at least 2x2 to have gradients, got {tuple(b.shape[-2:])}")
-
-
-def exclusion_loss(b: torch.Tensor, r: torch.Tensor, levels: int = 3) -> torch.Tensor:
-    """The exclusion loss of Zhang et al. §3.3, Eq. 4-5, averaged over the batch:
-
-        L_excl = sum_{n=1..levels} sum_{x, y} || Psi(B_n, R_n) ||_F / sqrt(#entries)
-        Psi(B, R) = tanh(lambda_B |grad B|) * tanh(lambda_R |grad R|)
-        lambda_B = sqrt(||grad R||_F / ||grad B||_F),  lambda_R = sqrt(||grad B||_F / ||grad R||_F)
-
-    ``grad`` is the forward difference (``torch.diff``) along x and along y, taken separately; the
-    norms are per image over channels and positions; ``B_n`` is ``b`` downsampled ``n - 1`` times by 2
-    (2x2 averages, i.e. bilinear by 1/2; the paper uses N = 3 levels). The lambdas put both layers'
-    gradients on one scale, so that a faint reflection still counts. Dividing the Frobenius norm by
-    the square root of its number of entries (not in the paper) makes the loss independent of the
-    image size. ``b`` and ``r`` are ``(N, C, H, W)``; the result is 0 when no edge of one layer meets
-    an edge of the other.
-    """
-    _check_layers(b, r, "exclusion_loss")
-    levels = check_int("levels", levels, 1, expected="an int >= 1 (the number of scales)")
-    total = b.new_zeros(())
-    for level in range(levels):
-        if level:
-            if min(b.shape[-2:]) < 4:
-                raise ValueError(f"exclusion_loss: {levels} levels need images of at least {2 ** levels}x"
-                                 f"{2 ** levels}, got {tuple(r.shape[-2:])} at level {level + 1}")
-            b, r = F.avg_pool2d(b, 2), F.avg_pool2d(r, 2)
-        for dim in (-1, -2):
-            grad_b, grad_r = torch.diff(b, dim=dim).abs(), torch.diff(r, dim=dim).abs()
-            norm_b = grad_b.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
-            norm_r = grad_r.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
-            psi = torch.tanh((norm_r / norm_b).sqrt() * grad_b) * torch.tanh((norm_b / norm_r).sqrt() * grad_r)
-            total = total + psi.flatten(1).pow(2).mean(1).sqrt().mean()
-    return total
 
 
 def gradient_correlation(b: torch.Tensor, r: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -86,8 +43,8 @@ def gradient_correlation(b: torch.Tensor, r: torch.Tensor, reduction: str = "mea
     over the two directions. Near 0 for unrelated layers, 1 when every edge of one is an edge of the other
     (what a separation that leaves the blend's edges in both layers gives). One value per image
     (``reduction="none"``) or their mean (``"mean"``). A measure: the loss that lowers it is
-    :func:`exclusion_loss`."""
-    _check_layers(b, r, "gradient_correlation")
+    :func:`~course_lib.losses.reflection.exclusion_loss`."""
+    check_layer_pair(b, r, "gradient_correlation")
     per_direction = []
     for dim in (-1, -2):
         grad_b, grad_r = torch.diff(b, dim=dim).abs().flatten(1), torch.diff(r, dim=dim).abs().flatten(1)
@@ -226,7 +183,7 @@ class ReflectionRecipe:
     crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`, drawn from ``seed``; ``augment`` adds its scale
     and brightness augmentation), batches of ``batch_size``, Adam with a one-cycle learning rate up to ``max_lr``
     for ``epochs`` passes. The extra losses of notebook 10's fine-tunings: ``exclusion_weight`` times
-    :func:`exclusion_loss` (switched on after ``exclusion_start`` of the steps, :attr:`exclusion_after`) and
+    :func:`~course_lib.losses.reflection.exclusion_loss` (switched on after ``exclusion_start`` of the steps, :attr:`exclusion_after`) and
     ``perceptual_weight`` times a perceptual loss on B at ``perceptual_layers`` of the course's loss network
     (notebook 07). :func:`reflection_recipe` is the notebook's fine-tuning, :func:`linear_light_recipe` the
     shipped checkpoint's training."""
@@ -267,38 +224,10 @@ def reflection_recipe() -> ReflectionRecipe:
                 full=ReflectionRecipe(n_patches=1600, epochs=2, max_lr=5e-4))
 
 
-def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
-                    perceptual_weight: float = 0.0, ssim_weight: float = 0.0, exclusion_after: int = 0) -> Callable:
-    """The training loss on outputs and targets ``(N, 6, H, W)`` (B and R stacked): L1 on both layers,
-    plus ``ssim_weight`` times ``1 - ssim(B predicted, B true)`` (:func:`course_lib.metrics.ssim`), plus
-    ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
-    ``perceptual_weight`` times ``perceptual(B predicted, B true)`` (e.g. notebook 07's
-    ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B).
-
-    ``exclusion_after``: the exclusion term is left out of the loss's first ``exclusion_after`` calls.
-    ``fit`` calls the loss once per training step (without a ``val_loader``, as in :func:`train_separation`),
-    so these are warm-up steps: the network first learns what a background looks like, then is asked to keep
-    its edges out of R (``ReflectionRecipe.exclusion_after``). Each new loss counts from 0."""
-    exclusion_after = check_int("exclusion_after", exclusion_after, 0, expected="an int >= 0 (warm-up steps)")
-    calls = itertools.count()
-
-    def loss(output, target):
-        step = next(calls)
-        total = F.l1_loss(output, target)
-        if ssim_weight:
-            total = total + ssim_weight * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
-        if exclusion_weight and step >= exclusion_after:
-            total = total + exclusion_weight * exclusion_loss(output[:, :3], output[:, 3:])
-        if perceptual_weight:
-            total = total + perceptual_weight * perceptual(output[:, :3].clamp(0, 1), target[:, :3])
-        return total
-    return loss
-
-
 def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callable | None = None,
                      plot: bool | None = None, title: str | None = None) -> dict:
     """Train ``model`` (blend to B and R) with ``recipe``; ``loss_fn`` defaults to L1 alone
-    (:func:`separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
+    (:func:`~course_lib.losses.reflection.separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
     check_module(model)
     blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed,
                                                                   recipe.augment)

@@ -46,7 +46,7 @@ from course_lib.validate import check_float_batch, check_int, check_module
 
 __all__ = ["guided_filter", "frequency_split", "on_luminance", "BASELINES", "SICE", "NO_SPLIT_EPS", "OneStage",
            "one_stage_like", "NETWORKS", "build_networks", "receptive_fields", "EnhanceRecipe", "enhance_recipe",
-           "fused_reference", "held_out_pairs", "enhancement_training_data", "sice_loss", "train_enhancer",
+           "fused_reference", "held_out_pairs", "enhancement_training_data", "train_enhancer",
            "train_networks", "enhance", "score_enhancer", "mean_scores", "evaluate_enhancers", "compare_networks",
            "seed_statistics", "chroma_deviation"]
 
@@ -248,7 +248,7 @@ class EnhanceRecipe:
 
     Every sample image is resized to ``image_size``, given an exposure stack at ``stops`` (EV) and the
     stack's exposure fusion as reference. Training: ``n_patches`` random ``patch``-pixel crops of the
-    non-zero-EV frames of :data:`TRAIN_IMAGES` with the matching crops of their references, :func:`sice_loss`,
+    non-zero-EV frames of :data:`TRAIN_IMAGES` with the matching crops of their references, :func:`~course_lib.losses.enhancement.sice_loss`,
     Adam with a one-cycle learning rate up to ``max_lr`` for ``epochs`` passes. Evaluation: the frames at
     ``under`` and ``over`` EV of :data:`HELD_OUT_IMAGES`."""
 
@@ -305,17 +305,10 @@ def enhancement_training_data(recipe: EnhanceRecipe) -> torch.utils.data.TensorD
 
 # --- Training and evaluation ------------------------------------------------------------------------
 
-def sice_loss(output: torch.Tensor, target: torch.Tensor, detail_weight: float = 1.0) -> torch.Tensor:
-    """L1 between output and reference, plus ``detail_weight`` times the L1 between their detail layers
-    (:func:`frequency_split`), so that the loss does not let the fine texture go. Both networks train
-    with it; the paper trains each stage with its own L1 + SSIM losses."""
-    detail_out = frequency_split(output.clamp(0, 1))[1]
-    return F.l1_loss(output, target) + detail_weight * F.l1_loss(detail_out, frequency_split(target)[1])
-
-
 def train_enhancer(model: nn.Module, recipe: EnhanceRecipe, plot: bool | None = None, verbose: bool = True) -> dict:
     """Train ``model`` (RGB frame -> RGB reference) with ``recipe``; the history of ``train.fit``
     (``plot`` and ``verbose`` as there: ``verbose=False`` keeps the per-epoch lines out, the progress bar stays)."""
+    from course_lib.losses.enhancement import sice_loss  # here: that module imports frequency_split from this one
     check_module(model)
     loader = torch.utils.data.DataLoader(enhancement_training_data(recipe), batch_size=recipe.batch_size,
                                          shuffle=True, generator=torch.Generator().manual_seed(recipe.seed))
