@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from course_lib.validate import check_int
 
 __all__ = ["PALETTE", "show_images", "colorize_mask", "overlay_mask", "legend_handles",
-           "show_feature_maps", "plot_history", "paper_table"]
+           "show_feature_maps", "plot_history", "paper_table", "show_source"]
 
 TITLE_SIZE = 13
 LABEL_SIZE = 12
@@ -261,3 +261,16 @@ def paper_table(rows, measured: str = "we measured") -> str:
     table = [("", "paper says", measured)] + rows
     widths = [max(len(row[k]) for row in table) for k in range(2)]
     return "\n".join(f"{what:<{widths[0]}}   {paper:<{widths[1]}}   {ours}".rstrip() for what, paper, ours in table)
+
+
+def show_source(*functions) -> None:
+    """Show the source of library functions in the notebook, as a highlighted code block: how a recipe's
+    ``train`` is written, without copying it into a cell (``show_source(recipes.unet.train)``)."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    if not functions or not all(callable(f) for f in functions):
+        raise TypeError("show_source takes one or more functions or classes")
+    code = "\n\n".join(inspect.getsource(f).rstrip() for f in functions)
+    display(Markdown(f"```python\n{code}\n```"))

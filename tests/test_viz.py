@@ -161,3 +161,17 @@ def test_paper_table_says_what_rows_it_expects(rows):
 
     with pytest.raises(ValueError, match="string triples"):
         paper_table(rows)
+
+
+def test_show_source_displays_the_functions_code(monkeypatch):
+    import IPython.display
+
+    from course_lib.viz import show_source
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    show_source(_mask, _image)
+    assert len(shown) == 1 and shown[0].data.startswith("```python\ndef _mask(h=12, w=10):")
+    assert "def _image(" in shown[0].data and shown[0].data.endswith("```")
+    with pytest.raises(TypeError, match="functions or classes"):
+        show_source("not a function")

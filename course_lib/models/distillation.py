@@ -7,20 +7,17 @@
   first block's output is the *guided* layer.
 - :class:`HintRegressor`: FitNets §2.2's convolutional regressor from the guided layer to the hint.
 - :class:`SoftTargets`: the transfer set with the teacher's logits (the slide's step b).
-- :class:`DigitsRecipe`: how notebook 08 trains the teacher and the students (and
-  ``benchmarks/distillation.py`` too).
+
+How notebook 08 (and ``benchmarks/distillation.py``) trains them: ``course_lib.recipes.distillation``.
 
 Every model returns logits; ``features(x)`` returns the intermediate map used for hints.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from course_lib.config import pick
 from course_lib.train import predict
 
 
@@ -130,29 +127,3 @@ class SoftTargets(Dataset):
 
     def __getitem__(self, index: int):
         return self.images[index], (self.labels[index], self.logits[index])
-
-
-@dataclass(frozen=True)
-class DigitsRecipe:
-    """How notebook 08 (Hinton et al. §3) trains the teacher (jittered inputs, Adam at
-    ``teacher_lr``), then the student MLP alone and distilled at temperature ``T`` with weight
-    ``alpha`` on the soft targets (Adam at 1e-3); ``benchmarks/distillation.py`` repeats it over
-    three seeds."""
-
-    n_train: int
-    n_test: int
-    teacher_epochs: int
-    student_epochs: int
-    batch_size: int = 128
-    teacher_lr: float = 2e-3
-    jitter: float = 2.0
-    hidden: int = 128
-    T: float = 4.0
-    alpha: float = 0.5
-
-
-def digits_recipe() -> DigitsRecipe:
-    """The mode's recipe: 3000 training and 10000 test digits, students trained 100 epochs, in full
-    mode; 1000 and 2000 digits, 20 epochs, in fast mode."""
-    return pick(fast=DigitsRecipe(n_train=1000, n_test=2000, teacher_epochs=10, student_epochs=20),
-                full=DigitsRecipe(n_train=3000, n_test=10000, teacher_epochs=10, student_epochs=100))

@@ -10,26 +10,23 @@ upsamples the output of the encoder, fine-tuning the details" (§4).
     model(torch.zeros(1, 3, 512, 512)).shape                 # (1, 4, 512, 512)
     structure(model, (1, 3, 512, 512))                       # the rows of Table 1, measured
 
-:class:`ENetRecipe` holds notebook 03's training recipe on the course's shapes, which
+``course_lib.recipes.enet`` holds notebook 03's training on the course's shapes, which
 ``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
 :func:`realtime_peers` the networks it is compared with (notebook 03 and ``benchmarks/realtime.py``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.config import pick
 from course_lib.models.fcn import FCN
 from course_lib.models.unet import UNet
 from course_lib.validate import check_int
 
 __all__ = ["ENet", "InitialBlock", "AsymmetricConv", "RegularBottleneck", "DownsamplingBottleneck",
-           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "class_weights", "ENetRecipe",
-           "enet_recipe"]
+           "UpsamplingBottleneck", "structure", "realtime_peers", "realtime_table", "class_weights"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -331,32 +328,3 @@ def class_weights(masks: torch.Tensor, num_classes: int, c: float = 1.02) -> tor
         raise ValueError(f"c must be > 1 so that ln(c + p) > 0 for every class, got {c!r}")
     share = torch.bincount(masks.flatten(), minlength=num_classes) / masks.numel()
     return 1 / torch.log(c + share)
-
-
-@dataclass(frozen=True)
-class ENetRecipe:
-    """How notebook 03 trains ENet on the course's shapes; ``benchmarks/enet.py`` runs the same.
-
-    Adam with the paper's weight decay 2e-4 (§5.2), a one-cycle learning rate up to ``max_lr``
-    (stepped every batch, warming up for the first ``pct_start`` of the steps), plain cross-entropy
-    and no spatial dropout (``dropout``, see the notebook's "Dropout"). Held-out images use seed 1.
-    Both train in channels-last memory order (``course_lib.train.channels_last_collate``): about 1.15x
-    faster per step on a 2-core CPU, same values.
-    """
-
-    image_size: int
-    n_train: int
-    n_val: int
-    epochs: int
-    batch_size: int = 8
-    max_lr: float = 5e-3
-    weight_decay: float = 2e-4
-    pct_start: float = 0.15
-    dropout: tuple[float, float] = (0.0, 0.0)
-
-
-def enet_recipe() -> ENetRecipe:
-    """The mode's recipe: in full mode 3000 images of 128 x 128 for 8 epochs (held-out mean IoU
-    0.905 in 279 s of training on 2 CPU cores), in fast mode 64 images of 64 x 64 for one epoch."""
-    return pick(fast=ENetRecipe(image_size=64, n_train=64, n_val=32, epochs=1),
-                full=ENetRecipe(image_size=128, n_train=3000, n_val=200, epochs=8))
