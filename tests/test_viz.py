@@ -175,3 +175,12 @@ def test_show_source_displays_the_functions_code(monkeypatch):
     assert "def _image(" in shown[0].data and shown[0].data.endswith("```")
     with pytest.raises(TypeError, match="functions or classes"):
         show_source("not a function")
+
+
+def test_mean_half_range_is_the_mean_and_half_the_range():
+    from course_lib.viz import mean_half_range
+
+    assert mean_half_range([0.91, 0.93, 0.92]) == "0.920 ± 0.010"
+    assert mean_half_range([2, 2], digits=1) == "2.0 ± 0.0"
+    with pytest.raises(ValueError, match="at least one"):
+        mean_half_range([])
