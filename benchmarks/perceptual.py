@@ -11,7 +11,7 @@ not define; target >= 0.5 in Gabor, issue 14) and its SSIM against the photo (th
 
 Everything at 256x256 on one content image, in one process, so the ratios are comparable even on a
 loaded machine. Gatys: notebook 06's optimisation as notebook 07 times it (``course_lib.recipes.perceptual.gatys_elapsed``:
-``losses.gatys.synthesize``, L-BFGS with history 20 on z with image = sigmoid(z), loss network ``vgg_features`` with
+``recipes.gatys.synthesize``, L-BFGS with history 20 on z with image = sigmoid(z), loss network ``vgg_features`` with
 the Gatys layer set, relu1_1 ... relu5_1 style and relu4_2 content); the elapsed time is read after 100, 300 and
 500 iterations (one iteration = one forward + backward pass). Earlier versions timed L-BFGS on clamped pixels,
 which the notebooks no longer run. The
@@ -26,7 +26,7 @@ import time
 import torch
 
 from course_lib.data import HELD_OUT_IMAGES, sample_image, style_image
-from course_lib.losses.gatys import stylisation_scores
+from course_lib.recipes.gatys import stylisation_scores
 from course_lib.models.transformer_net import TransformerNet, load_style_checkpoint, style_checkpoint_names
 from course_lib.models.vgg import vgg_features
 from course_lib.recipes.perceptual import PAPER_SPEEDUP, gatys_elapsed

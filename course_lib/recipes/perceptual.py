@@ -11,7 +11,7 @@ import time
 import torch
 from torch import nn
 
-from course_lib.losses.gatys import synthesize
+from course_lib.recipes.gatys import synthesize
 from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS
 from course_lib.models.vgg import vgg_features
 
@@ -36,7 +36,7 @@ class _Stamped(nn.Module):
 
 def gatys_elapsed(content: torch.Tensor, style: torch.Tensor, iterations: int) -> list[float]:
     """Seconds elapsed after each of ``iterations`` L-BFGS iterations of notebook 06's Gatys et al.:
-    ``course_lib.losses.gatys.synthesize`` from the ``content`` image ``(3, H, W)`` with the ``style`` image,
+    ``course_lib.recipes.gatys.synthesize`` from the ``content`` image ``(3, H, W)`` with the ``style`` image,
     the Gatys layer set (relu1_1 ... relu5_1 style, relu4_2 content) of ``vgg_features``, one forward and one
     backward pass per iteration. The clock starts once the targets (the two first calls) are computed."""
     phi = _Stamped(vgg_features(STYLE_LAYERS + [CONTENT_LAYER], verbose=False))
