@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from course_lib.validate import check_int
 
 __all__ = ["PALETTE", "show_images", "colorize_mask", "overlay_mask", "legend_handles",
-           "show_feature_maps", "plot_history", "paper_table", "show_source", "mean_half_range"]
+           "show_feature_maps", "plot_history", "paper_table", "show_source", "mean_half_range", "show_row"]
 
 TITLE_SIZE = 13
 LABEL_SIZE = 12
@@ -283,3 +283,33 @@ def mean_half_range(values, digits: int = 3) -> str:
     if values.numel() == 0:
         raise ValueError("mean_half_range needs at least one value")
     return f"{values.mean():.{digits}f} ± {(values.max() - values.min()) / 2:.{digits}f}"
+
+
+def show_row(images, titles=None, axes=None, size: float = 3.0) -> None:
+    """Images side by side, each with its title: in a new figure of one row, ``size`` inches per image,
+    shown at once; or drawn into ``axes`` (one per image, e.g. a row of a grid you made, to which you add
+    more). Images as :func:`show_images` takes them (float ``(C, H, W)`` clamped to [0, 1]; integer label
+    maps in :data:`PALETTE` colours)."""
+    images = list(images)
+    if not images:
+        raise ValueError("images is empty")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    fig = None
+    if axes is None:
+        fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.4), squeeze=False)
+    axes = list(np.ravel(axes))
+    if len(axes) < len(images):
+        raise ValueError(f"got {len(images)} images but {len(axes)} axes")
+    for i, (ax, image) in enumerate(zip(axes, images)):
+        a = _to_hwc(image, f"images[{i}]")
+        if a.dtype == np.int64:
+            ax.imshow(colorize_mask(a).permute(1, 2, 0).numpy(), interpolation="nearest")
+        else:
+            ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=TITLE_SIZE)
+    if fig is not None:
+        fig.tight_layout()
+        plt.show()

@@ -184,3 +184,19 @@ def test_mean_half_range_is_the_mean_and_half_the_range():
     assert mean_half_range([2, 2], digits=1) == "2.0 ± 0.0"
     with pytest.raises(ValueError, match="at least one"):
         mean_half_range([])
+
+
+def test_show_row_draws_into_given_axes_or_a_new_row(monkeypatch):
+    from course_lib.viz import show_row
+
+    fig, axes = plt.subplots(1, 3)
+    show_row([_image(), _mask(), _image(seed=1)], ["a", "b", "c"], axes=axes)
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"] and all(len(ax.images) == 1 for ax in axes)
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
+    show_row([_image(), _image(seed=2)], ["x", "y"], size=2.0)
+    assert len(shown) == 1 and tuple(shown[0].get_size_inches()) == (4.0, 2.4)
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        show_row([_image(), _image()], ["x"])
+    with pytest.raises(ValueError, match="3 images but 2 axes"):
+        show_row([_image()] * 3, axes=axes[:2])
