@@ -21,9 +21,9 @@ from torch.utils.data import Dataset
 from course_lib.train import predict
 
 
-def conv_block(in_channels: int, out_channels: int, depth: int, batch_norm: bool = False) -> nn.Sequential:
-    """``depth`` 3×3 convs (padding 1) with ReLU (BatchNorm before it if asked), then a 2×2
-    max-pool: halves the resolution."""
+def vgg_block(in_channels: int, out_channels: int, depth: int, batch_norm: bool = False) -> nn.Sequential:
+    """A VGG block (Simonyan & Zisserman 2015): ``depth`` 3×3 convs (padding 1) with ReLU (BatchNorm before
+    it if asked), then a 2×2 max-pool: halves the resolution. (``models.pspnet.conv_block`` is one conv.)"""
     layers: list[nn.Module] = []
     for i in range(depth):
         layers += [nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1),
@@ -41,8 +41,8 @@ class TeacherNet(nn.Module):
 
     def __init__(self, width: int = 16, hidden: int = 1200, num_classes: int = 10, dropout: float = 0.5):
         super().__init__()
-        self.block1 = conv_block(1, width, 2)
-        self.block2 = conv_block(width, 2 * width, 2)
+        self.block1 = vgg_block(1, width, 2)
+        self.block2 = vgg_block(width, 2 * width, 2)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(2 * width * 49, hidden),
                                         nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
@@ -77,9 +77,9 @@ class FitNet(nn.Module):
 
     def __init__(self, width: int = 8, num_classes: int = 10, batch_norm: bool = True):
         super().__init__()
-        self.block1 = conv_block(1, width, 3, batch_norm)  # 28 -> 14: the guided layer
-        self.block2 = conv_block(width, 2 * width, 3, batch_norm)  # 14 -> 7
-        self.block3 = conv_block(2 * width, 2 * width, 3, batch_norm)  # 7 -> 3
+        self.block1 = vgg_block(1, width, 3, batch_norm)  # 28 -> 14: the guided layer
+        self.block2 = vgg_block(width, 2 * width, 3, batch_norm)  # 14 -> 7
+        self.block3 = vgg_block(2 * width, 2 * width, 3, batch_norm)  # 7 -> 3
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 9, num_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
