@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SITE_STAMP := $(VENV)/.installed-site
 
-.PHONY: lab check test site release grade bench gpu-check clean
+.PHONY: lab check test site slides release grade bench gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ test: $(SITE_STAMP)
 
 ## site: the course as a website in site/_build/html (executes the notebooks in fast mode unless make test just did)
 site: $(SITE_STAMP)
-	$(BIN)/python -m course_lib.grading.site
+	$(BIN)/python -m course_lib.publishing.site
+
+## slides: one reveal.js lecture deck per notebook in site/_build/slides (opens offline; executes the notebooks in fast mode unless make test or make site just did)
+slides: $(SITE_STAMP)
+	$(BIN)/course slides
 
 ## release: write notebooks/ from solutions/
 release: $(STAMP)

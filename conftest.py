@@ -3,7 +3,7 @@
 The course site is built from executed notebooks, and nbval already executes every solution
 notebook: the hooks below keep the outputs nbval computes for each cell (``item.test_outputs``) and,
 after a notebook's last cell, save the executed notebook for the site
-(:func:`course_lib.grading.site.save_executed`) when every cell passed. Tests marked ``site``
+(:func:`course_lib.publishing.site.save_executed`) when every cell passed. Tests marked ``site``
 (the site build and the browser test) run after everything else, so in one ``pytest`` run they
 find the notebooks just executed instead of executing them a second time.
 """
@@ -16,6 +16,7 @@ os.environ.setdefault("COURSE_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
+_file_seconds = {}  # test file or notebook -> seconds of setup, call and teardown summed
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -23,7 +24,9 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_runtest_logreport(report):
-    run = _runs.get(report.nodeid.split("::")[0])
+    path = report.nodeid.split("::")[0]
+    _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+    run = _runs.get(path)
     if run is not None:
         run["seconds"] += report.duration
         run["passed"] &= not report.failed
@@ -44,6 +47,17 @@ def pytest_runtest_teardown(item, nextitem):
         return
     run = _runs.pop(item.nodeid.split("::")[0], None)
     if run is not None and run["passed"] and item.path.parent == ROOT / "solutions":
-        from course_lib.grading.site import save_executed
+        from course_lib.publishing.site import save_executed
 
         save_executed(run["nb"], item.path, run["seconds"], ROOT / "site" / "_build" / "executed")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the suite's time goes, per file (a notebook is one file): the slowest 15 and the total."""
+    if not _file_seconds:
+        return
+    slowest = sorted(_file_seconds.items(), key=lambda item: -item[1])[:15]
+    terminalreporter.write_sep("=", "seconds per file (the slowest 15)")
+    for path, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
+    terminalreporter.write_line(f"{sum(_file_seconds.values()):8.1f}  all {len(_file_seconds)} files")

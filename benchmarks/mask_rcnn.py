@@ -3,6 +3,7 @@ ablations of the mask head (RoIAlign vs RoIPool at strides 8/16/32; per-class si
 
     .venv/bin/python benchmarks/mask_rcnn.py              # full mode: everything notebook 04 measures
     .venv/bin/python benchmarks/mask_rcnn.py --ablation   # only the RoIAlign / RoIPool ablation
+    .venv/bin/python benchmarks/mask_rcnn.py --mask-loss-steps 600   # only sigmoid vs softmax, 600 steps
     COURSE_MODE=fast .venv/bin/python benchmarks/mask_rcnn.py
 
 Runs the notebook's recipe, ``course_lib.models.mask_rcnn.mask_rcnn_recipe()``, with the same
@@ -18,12 +19,15 @@ the mask head trained with RoIPool, with RoIAlign at the offset that matches the
 RoIAlign ``aligned=True`` (the mismatched offset), over ``recipe.ablation_seeds``: mean ± sample std
 of the mean mask IoU and of the share with IoU >= 0.75, and each RoIAlign's per-seed gap to RoIPool
 with whether its sign holds in every seed; and sigmoid vs softmax masks at stride 8, also split by
-whether a mask's box overlaps a box of another class (where a per-pixel softmax has two classes to choose from).
+whether a mask's box overlaps a box of another class (where a per-pixel softmax has two classes to choose from),
+with the softmax masks read by the box's class and as any class (1 - P(background)); ``--mask-loss-steps N``
+runs that comparison alone with N training steps instead of the recipe's.
 The notebook loads the model that ``scripts/train_mask_rcnn_checkpoint.py`` trains with the same recipe;
 this benchmark trains it from scratch.
 """
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -90,19 +94,36 @@ def ablations(recipe, with_softmax: bool) -> None:
                 print(f"{stride:>6} {pooling:>24} {key:>8}: {', '.join(f'{g:+.2f}' for g in gaps)}  "
                       f"({gap_verdict(list(gaps))})")
     if with_softmax:
-        val = list(ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance"))
-        crowded = overlaps_other_class(val)
-        print(f"\nstride 8, RoIAlign: mean mask IoU in % per seed, on the {int(crowded.sum())} held-out masks whose box "
-              f"overlaps another class's box / on the other {int((~crowded).sum())}")
-        for loss in ("sigmoid", "softmax"):
-            ious = [instance_ious(trained[8, "RoIAlign", loss, seed], val) for seed in recipe.ablation_seeds]
-            print(f"{loss:>9}: " + ", ".join(f"{100 * float(i[crowded].mean()):.1f} / {100 * float(i[~crowded].mean()):.1f}"
-                                             for i in ious))
+        mask_loss_comparison(recipe, trained)
+
+
+def mask_loss_comparison(recipe, trained: dict | None = None) -> None:
+    """Sigmoid vs softmax masks at stride 8 (RoIAlign), per seed: mean mask IoU in % on the held-out
+    masks whose box overlaps another class's box / on the others; the softmax read by the box's class
+    and as any class. Trains the two heads unless ``trained`` (from ``mask_head_ablation``) has them."""
+    if trained is None:
+        trained = {}
+        mask_head_ablation(recipe, [(8, "RoIAlign", "sigmoid"), (8, "RoIAlign", "softmax")], models=trained)
+    val = list(ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance"))
+    crowded = overlaps_other_class(val)
+    print(f"\nstride 8, RoIAlign, {recipe.ablation_steps} steps: mean mask IoU in % per seed {recipe.ablation_seeds}, "
+          f"all / on the {int(crowded.sum())} held-out masks whose box overlaps another class's box / on the other "
+          f"{int((~crowded).sum())}")
+    for label, loss, any_class in (("sigmoid", "sigmoid", False), ("softmax", "softmax", False),
+                                   ("softmax, any class", "softmax", True)):
+        ious = [instance_ious(trained[8, "RoIAlign", loss, seed], val, any_class=any_class)
+                for seed in recipe.ablation_seeds]
+        print(f"{label:>18}: " + ", ".join(f"{100 * float(i.mean()):.1f} / {100 * float(i[crowded].mean()):.1f} / "
+                                            f"{100 * float(i[~crowded].mean()):.1f}" for i in ious))
 
 
 def main():
     device = setup()
     recipe = mask_rcnn_recipe()
+    if "--mask-loss-steps" in sys.argv[1:]:
+        steps = int(sys.argv[sys.argv.index("--mask-loss-steps") + 1])
+        mask_loss_comparison(replace(recipe, ablation_steps=steps))
+        return
     only_ablation = "--ablation" in sys.argv[1:]
     if not only_ablation:
         model_and_speed(recipe, device)

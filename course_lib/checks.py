@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Exercise", "CheckFailed", "ReferenceUnavailable", "call", "run_int", "verify", "rel_error",
+__all__ = ["Exercise", "CheckFailed", "ReferenceUnavailable", "unsolved_dependency", "unsolved_message", "call", "run_int", "verify", "rel_error",
            "compare_values", "describe", "module_case", "run_module", "seeded", "uniform_int"]
 
 
@@ -81,6 +81,23 @@ class Exercise:
     tol: float = 1e-5
     success: str = "matches the reference on {n} cases"
     label: Callable[[dict], str] = describe  # a case in words, after "case 3 (" in a failure line
+
+
+def unsolved_dependency(candidate: Any, error: NotImplementedError) -> str | None:
+    """Where ``error`` was raised, when that is not ``candidate``'s own code: ``None`` when the answer
+    itself is still a stub (the exercise is not attempted), else the qualified name of the function
+    that raised, e.g. the stub of an earlier exercise that the answer calls."""
+    owner = getattr(candidate, "__qualname__", None) or type(candidate).__qualname__
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    raised_in = owner if traceback is None else traceback.tb_frame.f_code.co_qualname
+    return None if raised_in == owner or raised_in.startswith(f"{owner}.") else raised_in
+
+
+def unsolved_message(dependency: str) -> str:
+    """A verdict's words when an answer calls code that still raises ``NotImplementedError``."""
+    return f"calls {dependency}, which raises NotImplementedError (an exercise not solved yet?)"
 
 
 def verify(exercise: Exercise, candidate: Any, generator: torch.Generator) -> str:

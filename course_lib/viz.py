@@ -286,8 +286,8 @@ def mean_half_range(values, digits: int = 3) -> str:
 
 
 def show_row(images, titles=None, axes=None, size: float = 3.0) -> None:
-    """Images side by side, each with its title: in a new figure of one row, ``size`` inches per image,
-    shown at once; or drawn into ``axes`` (one per image, e.g. a row of a grid you made, to which you add
+    """Images side by side, each with its title: in a new figure, at most five to a row and 10 inches wide
+    (``size`` inches per image or less), shown at once; or drawn into ``axes`` (one per image, e.g. a row of a grid you made, to which you add
     more). Images as :func:`show_images` takes them (float ``(C, H, W)`` clamped to [0, 1]; integer label
     maps in :data:`PALETTE` colours)."""
     images = list(images)
@@ -297,7 +297,12 @@ def show_row(images, titles=None, axes=None, size: float = 3.0) -> None:
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     fig = None
     if axes is None:
-        fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.4), squeeze=False)
+        columns = min(len(images), 5)
+        rows = -(-len(images) // columns)
+        size = min(size, 10 / columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.6) * rows), squeeze=False)
+        for ax in axes.flat[len(images):]:
+            ax.set_axis_off()
     axes = list(np.ravel(axes))
     if len(axes) < len(images):
         raise ValueError(f"got {len(images)} images but {len(axes)} axes")

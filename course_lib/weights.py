@@ -4,6 +4,11 @@
 ImageNet weights when the file is in the torch hub cache (``$TORCH_HOME/hub/checkpoints``, by default
 ``~/.cache/torch/hub/checkpoints``), tries to download it unless ``COURSE_OFFLINE=1``, and otherwise
 returns ``None`` after printing one line: the notebook then uses its offline fallback.
+
+The course's own checkpoints (small networks trained by ``scripts/train_*_checkpoint.py``, shipped in
+``course_lib/checkpoints/<network>/``) are written by ``save_half_checkpoint(path, model, meta, **arguments)``
+and read by ``load_half_checkpoint(path, build)``: weights in half precision, the arguments that build the
+network, and a ``meta`` dict (recipe, training time, held-out scores).
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from torchvision.models import WeightsEnum
 
 from course_lib.config import offline
 
-__all__ = ["load_pretrained", "cached_weights_path"]
+__all__ = ["load_pretrained", "cached_weights_path", "save_half_checkpoint", "load_half_checkpoint"]
 
 
 def cached_weights_path(weights: WeightsEnum) -> Path:
@@ -44,3 +49,30 @@ def load_pretrained(builder: Callable[..., torch.nn.Module], weights: WeightsEnu
         print(f"Could not download {weights} ({type(error).__name__}): using the offline fallback. "
               f"For the real weights, {how}.")
         return None
+
+
+def save_half_checkpoint(path, model: torch.nn.Module, meta: dict, **arguments) -> None:
+    """Write ``{"state_dict": ..., "meta": meta, **arguments}`` to ``path`` (folders made as needed): the
+    floating-point weights of ``model`` in half precision (a course checkpoint ships at half the size), the
+    keyword arguments that build the network again, and ``meta``; all plain data and tensors."""
+    if "state_dict" in arguments:
+        raise ValueError("save_half_checkpoint: 'state_dict' and 'meta' are not network arguments")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "meta": meta, **arguments}, path)
+
+
+def load_half_checkpoint(path, build: Callable[..., torch.nn.Module]) -> torch.nn.Module:
+    """The network of a :func:`save_half_checkpoint` file: ``build(**arguments)`` with the weights back in
+    float32, ``meta`` on ``model.meta``, in eval mode on the CPU. ``path``: a file path or a
+    ``importlib.resources`` entry (a checkpoint inside the installed package). Read with
+    ``torch.load(weights_only=True)``: tensors and plain data only."""
+    source = Path(path) if isinstance(path, str) else path
+    with source.open("rb") as file:
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+    arguments = {k: v for k, v in saved.items() if k not in ("state_dict", "meta")}
+    model = build(**arguments)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
+    model.meta = saved["meta"]
+    return model.eval()

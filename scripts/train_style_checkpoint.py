@@ -84,6 +84,7 @@ from course_lib.losses.perceptual import style_transfer_objective
 from course_lib.losses.style import gram_matrix
 from course_lib.models.transformer_net import TransformerNet
 from course_lib.models.vgg import vgg_features
+from course_lib.weights import save_half_checkpoint
 
 # the course's natural photos but HELD_OUT_IMAGES (camera, grace_hopper, rocket: notebook 07 measures on them)
 CONTENT_IMAGES = tuple(name for name in ("astronaut", "chelsea", "coffee", "rocket", "camera", "grace_hopper", "clock",
@@ -158,9 +159,7 @@ def train(out: Path, style: str, steps: int, size: int, width: int, batch_size: 
 
 
 def save(net: TransformerNet, meta: dict, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.cpu().half() for k, v in net.state_dict().items()}
-    torch.save({"width": net.width, "noise_maps": net.noise_maps, "state_dict": state, "meta": meta}, out)
+    save_half_checkpoint(out, net, meta, width=net.width, noise_maps=net.noise_maps)
 
 
 def main(argv=None):

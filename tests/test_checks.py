@@ -7,7 +7,7 @@ import torch
 
 from course_lib.exercises import check
 from course_lib.arithmetic import conv_output_size
-from course_lib.checks import CheckFailed, Exercise, compare_values, rel_error, verify
+from course_lib.checks import CheckFailed, Exercise, compare_values, rel_error, unsolved_dependency, verify
 from course_lib.exercises import REGISTRY, build_registry
 
 
@@ -34,6 +34,46 @@ def test_unsolved_exercise_is_not_attempted(capsys):
 
     check("0.1", conv_output_size)
     assert capsys.readouterr().out == "0.1: not attempted\n"
+
+
+def test_an_answer_that_calls_an_unsolved_stub_fails_and_names_it(capsys):
+    """C.3 written on top of an unsolved C.1: the answer is attempted, and the verdict says which
+    function is still a stub (a class's own stub method counts as not attempted)."""
+    def bilinear_interpolate(*args):
+        raise NotImplementedError
+
+    def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+        return bilinear_interpolate(size)
+
+    class Stub:
+        def __call__(self, *args, **kwargs):
+            raise NotImplementedError
+
+    check("0.1", conv_output_size)
+    out = capsys.readouterr().out
+    assert out.startswith("0.1 conv_output_size: ✗ calls ")
+    assert "bilinear_interpolate, which raises NotImplementedError" in out
+    check("0.1", Stub())
+    assert capsys.readouterr().out == "0.1: not attempted\n"
+
+
+def test_unsolved_dependency_is_judged_by_where_the_error_was_raised():
+    def stub():
+        raise NotImplementedError
+
+    def outer():
+        def inner():
+            raise NotImplementedError
+        return inner()
+
+    def caller():
+        return stub()
+
+    for candidate, expected in ((stub, None), (outer, None), (caller, stub.__qualname__)):
+        try:
+            candidate()
+        except NotImplementedError as error:
+            assert unsolved_dependency(candidate, error) == expected, candidate
 
 
 def test_a_crashing_solution_is_reported_not_raised(capsys):
@@ -81,3 +121,30 @@ def test_cases_are_plain_data_that_follow_the_seed(exercise):
     assert len(loaded) == len(seed0)
     assert saved(exercise.cases(torch.Generator().manual_seed(1))) != saved(seed0)
     assert saved(exercise.cases(torch.Generator().manual_seed(0))) == saved(seed0)
+
+
+def test_the_grader_scores_an_answer_on_an_unsolved_stub_as_failed_not_unattempted(tmp_path):
+    """The grading kernel's side (``probe.answer``) judges like ``check``: a stub is "not attempted",
+    an answer that calls an unsolved earlier exercise is "failed", with the stub's name."""
+    from course_lib.grading.probe import FAILED, NOT_ATTEMPTED, answer
+
+    cases = tmp_path / "cases.pt"
+    torch.save(REGISTRY["0.1"].cases(torch.Generator().manual_seed(1)), cases)
+
+    def bilinear_interpolate(*args):
+        raise NotImplementedError
+
+    def on_a_stub(size, kernel_size, stride=1, padding=0, dilation=1):
+        return bilinear_interpolate(size)
+
+    def a_stub(size, kernel_size, stride=1, padding=0, dilation=1):
+        raise NotImplementedError
+
+    verdicts = {}
+    for candidate in (on_a_stub, a_stub):
+        out = tmp_path / f"{candidate.__name__}.pt"
+        answer("0.1", {"conv_output_size": candidate}, str(cases), str(out))
+        verdicts[candidate.__name__] = torch.load(out, weights_only=True)["results"][0]
+    assert verdicts["a_stub"] == {"error": NOT_ATTEMPTED, "message": ""}
+    assert verdicts["on_a_stub"]["error"] == FAILED
+    assert "bilinear_interpolate, which raises NotImplementedError" in verdicts["on_a_stub"]["message"]

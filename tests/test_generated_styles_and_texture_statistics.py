@@ -99,6 +99,20 @@ def test_synthesize_keeps_lowering_the_loss_and_stays_in_range():
 
 
 
+def test_synthesize_runs_the_network_only_as_deep_as_the_loss_reads():
+    """A loss network that returns deeper layers than the loss reads gives the same image, bit for bit:
+    synthesize cuts it after the deepest layer it reads (``VGGFeatures.upto``)."""
+    deep = vgg_features(["relu1_1", "relu2_1", "relu4_2", "relu5_1"], source="offline", verbose=False)
+    shallow = vgg_features(["relu1_1", "relu2_1"], source="offline", verbose=False)
+    photo, style = sample_image("astronaut", size=24), generated_style("starry", 24)
+    kwargs = dict(content_layer="relu2_1", style_layers=["relu1_1"], init="content", steps=5)
+    image, losses = synthesize(deep, photo, style, **kwargs)
+    expected, expected_losses = synthesize(shallow, photo, style, **kwargs)
+    assert torch.equal(image, expected) and losses == expected_losses
+    with pytest.raises(ValueError, match="this network returns"):
+        synthesize(shallow, photo, None, content_layer="relu4_2")
+
+
 def test_synthesize_does_not_depend_on_the_scale_of_the_loss():
     """alpha and beta both times 1e-6 have the same minimum. The optimiser sees the loss divided by its
     first value, so it takes the same steps; on the raw loss L-BFGS would skip its tiny curvature

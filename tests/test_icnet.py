@@ -88,3 +88,45 @@ def test_nearest_label_downsampling_then_bilinear_upsampling_shows_masks_1_5_px_
         centre = [(m.sum(axis) * index).sum() / m.sum() for m in (shown, mask[0, 0]) for axis in (1, 0)]
         shifts.append((centre[0] - centre[2], centre[1] - centre[3]))
     assert torch.tensor(shifts).mean(0).tolist() == pytest.approx([1.5, 1.5])
+
+
+def test_cascade_checkpoints_round_trip_keeps_the_weights_to_half_precision(tmp_path):
+    from course_lib.models.icnet import load_cascade_checkpoints, save_cascade_checkpoints
+
+    torch.manual_seed(0)
+    models = {"PSPNet, full resolution": PSPNet(3).eval(), "ICNet": ICNet(3).eval()}
+    save_cascade_checkpoints(models, {"seconds": 1}, tmp_path)
+    loaded = load_cascade_checkpoints(tmp_path)
+    assert list(loaded) == list(models)
+    x = torch.rand(1, 3, 128, 128)
+    for name, model in models.items():
+        assert (loaded[name].meta, loaded[name].training, type(loaded[name])) == ({"seconds": 1}, False, type(model))
+        for (key, a), (_, b) in zip(model.state_dict().items(), loaded[name].state_dict().items()):
+            expected = a.half().float() if a.is_floating_point() else a
+            torch.testing.assert_close(b, expected, msg=f"{name} {key}")
+        torch.testing.assert_close(loaded[name](x), model(x), atol=5e-2, rtol=0)
+
+
+@pytest.mark.slow
+def test_the_shipped_cascade_pair_is_the_full_recipe_and_scores_its_meta():
+    """Both files' meta record the full recipe (``train_cascade_pair(icnet_recipe())``, seed 0) and the held-out
+    mean IoU measured right after training; reloaded from half precision each scores it again on the same
+    held-out scenes, and ICNet is within 5 points of the heavy network (the benchmark's target)."""
+    from dataclasses import asdict, replace
+
+    from course_lib.models.icnet import ICNetRecipe, cascade_experiment, load_cascade_checkpoints
+
+    pair = load_cascade_checkpoints()
+    full = ICNetRecipe()
+    for model in pair.values():
+        assert model.meta["recipe"] == asdict(full)
+    scores = cascade_experiment(replace(full, timing_size=(128, 128), repeats=1), models=pair)["miou"]
+    assert scores == pytest.approx(pair["ICNet"].meta["held_out_miou"], abs=0.005)
+    assert scores["ICNet"] > scores["PSPNet, full resolution"] - 0.05
+
+
+def test_cascade_checkpoint_missing_names_the_script(tmp_path):
+    from course_lib.models.icnet import load_cascade_checkpoints
+
+    with pytest.raises(FileNotFoundError, match="scripts/train_cascade_checkpoints.py"):
+        load_cascade_checkpoints(tmp_path)

@@ -1,9 +1,5 @@
 """`course lab` (what `make lab` runs) serves the notebooks and runs their code, also as root."""
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,39 +15,9 @@ pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def server(tmp_path):
-    port, token = free_port(), uuid.uuid4().hex
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen([sys.executable, "-m", "course_lib.grading.cli", "lab", "--no-browser",
-                                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-                                f"--IdentityProvider.token={token}"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                api(url, token, "/api/status")
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"course lab stopped: {process.stdout.read()}")
-                time.sleep(0.5)
-        yield url, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(course_lab):
+    return course_lab()
 
 
 def api(url, token, path, method="GET", body=None):

@@ -248,6 +248,21 @@ def test_instance_ious_summarise_to_evaluate_mask_head():
     assert summary["iou75"] == pytest.approx(float((ious >= 0.75).float().mean()))
 
 
+def test_a_softmax_head_is_read_by_its_class_or_as_any_class():
+    """Class readout: 1 where the box's class wins the pixel (argmax). Any class: 1 - P(background),
+    which is high where the object is even when another class wins it."""
+    from course_lib.models.mask_rcnn import MaskHeadOnly
+    # one RoI of class 1, two pixels: background, class 1, class 2 scores (logits of probabilities)
+    probabilities = torch.tensor([[0.1, 0.5, 0.4, 0.0], [0.4, 0.3, 0.3, 0.0]]).clamp_min(1e-9)
+    logits = probabilities.log().T.reshape(1, 4, 1, 2)
+    head = MaskHeadOnly(8, mask_loss="softmax")
+    torch.testing.assert_close(head.masks(logits, torch.tensor([1])), torch.tensor([[[1.0, 0.0]]]))
+    torch.testing.assert_close(head.masks(logits, torch.tensor([2])), torch.tensor([[[0.0, 0.0]]]))
+    torch.testing.assert_close(head.masks(logits, torch.tensor([2]), any_class=True), torch.tensor([[[0.9, 0.6]]]))
+    with pytest.raises(ValueError, match="softmax head"):
+        MaskHeadOnly(8).masks(logits, torch.tensor([1]), any_class=True)
+
+
 def test_checkpoint_round_trip_keeps_the_weights_to_half_precision(tmp_path):
     from course_lib.models.mask_rcnn import load_mask_rcnn_checkpoint, save_mask_rcnn_checkpoint, small_mask_rcnn
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""The course site (course_lib/grading/site.py): its pure parts, then the built site in headless Chromium.
+"""The course site (course_lib/publishing/site.py): its pure parts, then the built site in headless Chromium.
 
 The browser tests are marked ``site``: the root conftest.py runs them after the notebooks, whose
 executed copies nbval saved on its way, so ``make test`` builds the site without executing a
@@ -17,7 +17,8 @@ import nbformat
 import pytest
 import yaml
 
-from course_lib.grading import notebooks, site
+from course_lib.grading import notebooks
+from course_lib.publishing import site
 from course_lib.train import LIVE_PLOT
 from course_lib.grading.execute import stdout_of
 
@@ -74,6 +75,7 @@ def test_a_page_keeps_the_outputs_and_drops_the_solutions():
     sources = [cell.source for cell in page.cells]
     assert sources[0] == "# 99 · A test"
     assert "{download}`99_test.ipynb <../student/99_test.ipynb>`" in sources[1]
+    assert 'href="../slides/99_test.html"' in sources[1]  # the lecture deck
     assert sources[2] == "**Time to run:** 1 s."
     code = [cell for cell in page.cells if cell.cell_type == "code"]
     released = [cell for cell in notebooks.release(executed, "99_test").cells if cell.cell_type == "code"]
@@ -221,6 +223,8 @@ def _visit(page, url):
         "figures": page.eval_on_selector_all(".cell_output img", "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"),
         "downloads": [(Path(href).name, page.request.get(href).body())
                       for href in page.eval_on_selector_all("a.download", "links => links.map(a => a.href)")],
+        "slides": [(Path(href).name, page.request.get(href).status)
+                   for href in page.eval_on_selector_all("a.course-slides", "links => links.map(a => a.href)")],
     }
 
 
@@ -243,7 +247,7 @@ def test_the_navigation_reaches_every_notebook(visits):
 
 @pytest.mark.site
 @pytest.mark.parametrize("name", site.notebook_names(SOLUTIONS))
-def test_a_notebook_page_shows_figures_checks_and_no_solution(visits, name):
+def test_a_notebook_page_shows_figures_checks_no_solution_and_links_its_deck(visits, name):
     page = visits["pages"][f"notebooks/{name}.html"]
     solution = notebooks.read(SOLUTIONS / f"{name}.ipynb")
     assert page["figures"] >= 1
@@ -252,6 +256,7 @@ def test_a_notebook_page_shows_figures_checks_and_no_solution(visits, name):
     assert notebooks.BEGIN not in page["text"]
     assert "executed in fast mode, in" in page["text"]
     assert page["downloads"] == [(f"{name}.ipynb", (ROOT / "notebooks" / f"{name}.ipynb").read_bytes())]
+    assert page["slides"] == [(f"{name}.html", 200)]  # its lecture deck, in the site's slides/
 
 
 @pytest.mark.site
@@ -273,3 +278,21 @@ def test_screenshots_for_a_person_to_look_at(browser, server):
                 page.screenshot(path=shots[-1])
         page.close()
     assert all(shot.stat().st_size > 10_000 for shot in shots)
+
+
+@pytest.mark.site
+def test_no_figure_is_cut_off_at_desktop_or_phone_width(browser, server):
+    """Every figure of every notebook page lies inside the window, at desktop and at phone width
+    (a figure wider than the page must shrink, not run off its edge or into a scroll box)."""
+    cut_off = []
+    for size, viewport in [("desktop", DESKTOP), ("phone", PHONE)]:
+        page = browser.new_page(viewport=viewport)
+        for name in site.notebook_names(SOLUTIONS):
+            page.goto(f"{server}notebooks/{name}.html", wait_until="networkidle")
+            cut_off += [f"{size} {name}: figure {i} spans {left:.0f}-{right:.0f} px of {viewport['width']}"
+                        for i, (left, right) in enumerate(page.eval_on_selector_all(
+                            ".cell_output img", "imgs => imgs.map(i => [i.getBoundingClientRect().left, "
+                                                "i.getBoundingClientRect().right])"))
+                        if left < -1 or right > viewport["width"] + 1]
+        page.close()
+    assert cut_off == []

@@ -38,6 +38,21 @@ def test_shapes_and_truncation():
     assert (out["relu1_1"] >= 0).all() and (out["conv4_2"] < 0).any()
 
 
+def test_upto_shares_the_weights_and_stops_at_the_deepest_layer_asked_for():
+    phi = vgg_features(["relu1_1", "relu2_1", "relu4_2", "relu5_2"], source="offline", verbose=False)
+    part = phi.upto(["relu2_1", "relu1_1"])
+    x = torch.rand(1, 3, 32, 32, dtype=torch.float64)
+    full, shallow = phi.double()(x), part(x)
+    assert list(shallow) == ["relu2_1", "relu1_1"]
+    assert torch.equal(shallow["relu2_1"], full["relu2_1"]) and torch.equal(shallow["relu1_1"], full["relu1_1"])
+    assert list(part.body.named_children())[-1][0] == "relu2_1"
+    assert part.body.conv1_1.weight is phi.body.conv1_1.weight  # the same weights, not a copy
+    with pytest.raises(ValueError, match=r"this network returns .*relu3_1"):
+        phi.upto(["relu3_1"])
+    with pytest.raises(ValueError, match="this network returns"):
+        phi.upto([])
+
+
 def test_matches_torchvision_vgg_with_the_same_weights():
     """Our names index the same activations as torchvision's VGG-16 features (max pooling)."""
     phi = vgg_features(["relu1_2", "pool2", "relu3_3", "conv4_1"], source="offline", arch="vgg16",

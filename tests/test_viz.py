@@ -195,7 +195,9 @@ def test_show_row_draws_into_given_axes_or_a_new_row(monkeypatch):
     shown = []
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
     show_row([_image(), _image(seed=2)], ["x", "y"], size=2.0)
-    assert len(shown) == 1 and tuple(shown[0].get_size_inches()) == (4.0, 2.4)
+    assert len(shown) == 1 and tuple(shown[0].get_size_inches()) == (4.0, 2.6)
+    show_row([_image(seed=i) for i in range(7)], size=3.0)  # wraps at five a row, 10 inches wide
+    assert len(shown) == 2 and tuple(shown[1].get_size_inches()) == (10.0, 2 * (2.0 + 0.6))
     with pytest.raises(ValueError, match="2 images but 1 titles"):
         show_row([_image(), _image()], ["x"])
     with pytest.raises(ValueError, match="3 images but 2 axes"):

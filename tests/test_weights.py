@@ -57,3 +57,29 @@ def test_failed_download_falls_back(torch_home, monkeypatch, capsys):
 def test_rejects_something_that_is_not_a_weights_enum():
     with pytest.raises(TypeError, match="weights enum"):
         load_pretrained(squeezenet1_1, "IMAGENET1K_V1")
+
+
+def test_half_checkpoint_round_trip_builds_the_network_with_its_arguments(tmp_path):
+    from torch import nn
+
+    from course_lib.weights import load_half_checkpoint, save_half_checkpoint
+
+    def build(width, norm=False):
+        return nn.Sequential(nn.Conv2d(3, width, 3), nn.BatchNorm2d(width) if norm else nn.Identity())
+
+    torch.manual_seed(0)
+    model = build(5, norm=True)
+    model[1].num_batches_tracked += 7  # an integer buffer stays an integer
+    save_half_checkpoint(tmp_path / "sub" / "net.pt", model, {"recipe": {"epochs": 3}}, width=5, norm=True)
+    saved = torch.load(tmp_path / "sub" / "net.pt", weights_only=True)
+    assert saved["state_dict"]["0.weight"].dtype == torch.float16 and saved["width"] == 5
+    loaded = load_half_checkpoint(tmp_path / "sub" / "net.pt", build)
+    assert not loaded.training and loaded.meta == {"recipe": {"epochs": 3}} and loaded[0].out_channels == 5
+    assert loaded[1].num_batches_tracked.item() == 7 and loaded[1].num_batches_tracked.dtype == torch.int64
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        expected = a.half().float() if a.is_floating_point() else a
+        torch.testing.assert_close(b, expected, msg=name)
+    loaded_from_str = load_half_checkpoint(str(tmp_path / "sub" / "net.pt"), build)
+    assert loaded_from_str.meta == loaded.meta
+    with pytest.raises(ValueError, match="not network arguments"):
+        save_half_checkpoint(tmp_path / "x.pt", model, {}, state_dict=1)

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import torch
 
-from course_lib.checks import CheckFailed, Exercise, verify
+from course_lib.checks import CheckFailed, Exercise, unsolved_dependency, unsolved_message, verify
 from course_lib.exercises import (developments, distillation, enet, enhancement, fcn, gatys, mask_rcnn, perceptual,
                                   reflection, super_resolution, unet, welcome)
 
@@ -47,8 +47,12 @@ def check(exercise_id: str, candidate: Any) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             detail = verify(exercise, candidate, torch.Generator().manual_seed(0))
-    except NotImplementedError:
-        print(f"{exercise_id}: not attempted")
+    except NotImplementedError as error:
+        dependency = unsolved_dependency(candidate, error)
+        if dependency is None:
+            print(f"{exercise_id}: not attempted")
+        else:
+            print(f"{exercise_id} {exercise.name}: ✗ {unsolved_message(dependency)}")
     except CheckFailed as failure:
         print(f"{exercise_id} {exercise.name}: ✗ {one_line(str(failure))}")
     except Exception as error:  # a learner's bug: report it, let the notebook go on

@@ -1,4 +1,4 @@
-"""The ``course`` command: release, record, grade, status and lab."""
+"""The ``course`` command: release, record, grade, status, slides and lab."""
 from __future__ import annotations
 
 import argparse
@@ -44,12 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="*", type=Path, help="default: every notebook in notebooks/")
     _engine_options(p)
 
+    sub.add_parser("slides", help="lecture decks: one reveal.js page per notebook in site/_build/slides "
+                                  "(--annotate: write the slide metadata of solutions/); see --help",
+                   add_help=False)
+
     sub.add_parser("lab", help="open JupyterLab on notebooks/ (--allow-root when run as root); "
                                "other arguments go to JupyterLab", add_help=False)
 
     args, extra = parser.parse_known_args(argv)
     if args.command == "lab":
         return lab(extra)
+    if args.command == "slides":
+        from course_lib.publishing import slides
+
+        return slides.main(extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "release":

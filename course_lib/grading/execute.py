@@ -62,6 +62,9 @@ def execute(nb, cwd: str, timeout: int, allow_errors: bool, env: dict[str, str] 
         kernel_name="python3",
         allow_errors=allow_errors,
         interrupt_on_timeout=True,
+        # a grading kernel is thrown away once its last cell has run (its outputs and answer files are
+        # complete by then): killed at once, not asked to shut down, which took 2 s per kernel once torch was loaded
+        shutdown_kernel="immediate",
         error_on_timeout={"ename": TIMEOUT_ERROR,
                           "evalue": f"the cell ran longer than {timeout} s and was stopped",
                           "traceback": []},

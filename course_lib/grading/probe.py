@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_lib.checks import CheckFailed, ReferenceUnavailable
+from course_lib.checks import CheckFailed, ReferenceUnavailable, unsolved_dependency, unsolved_message
 
 # what a case made of the learner's function: a value, or one of these kinds of error
 NOT_ATTEMPTED, FAILED, OUT_OF_MEMORY = "not attempted", "failed", "out of memory"
@@ -130,8 +130,10 @@ def answer(exercise_id: str, namespace: dict, cases_path: str, out_path: str) ->
     for case in torch.load(cases_path, weights_only=True):
         try:
             results.append({"value": plain(exercise.run(candidate, case))})
-        except NotImplementedError:
-            results.append({"error": NOT_ATTEMPTED, "message": ""})
+        except NotImplementedError as error:
+            dependency = unsolved_dependency(candidate, error)
+            results.append({"error": NOT_ATTEMPTED, "message": ""} if dependency is None else
+                           {"error": FAILED, "message": unsolved_message(dependency)})
         except CheckFailed as failure:
             results.append({"error": FAILED, "message": str(failure)})
         except ReferenceUnavailable as error:

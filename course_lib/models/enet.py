@@ -10,12 +10,12 @@ upsamples the output of the encoder, fine-tuning the details" (§4).
     model(torch.zeros(1, 3, 512, 512)).shape                 # (1, 4, 512, 512)
     structure(model, (1, 3, 512, 512))                       # the rows of Table 1, measured
 
-``course_lib.recipes.enet`` holds notebook 03's training on the course's shapes, which
-``benchmarks/enet.py`` runs too; ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
+``course_lib.recipes.enet`` holds notebook 03's training on the course's shapes (``train_enet``, which
+``benchmarks/enet.py`` and ``scripts/train_enet_checkpoint.py`` run too, and the shipped network's
+``load_enet_checkpoint``); ``course_lib.profiling.measure`` gives parameters, FLOPs and time,
 :func:`realtime_peers` the networks it is compared with (notebook 03 and ``benchmarks/realtime.py``).
 """
 from __future__ import annotations
-
 
 import torch
 import torch.nn.functional as F

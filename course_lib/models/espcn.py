@@ -49,9 +49,9 @@ class ESPCN(nn.Module):
     (3, 32) — then a 3x3 convolution to ``channels · r²`` maps and the periodic shuffle
     ``nn.PixelShuffle(r)`` (Eq. 4). The network costs about r² times less than SRCNN per output pixel.
 
-    ``activation``: the paper's ``"tanh"`` or ``"relu"`` (the default here): trained for a minute on a
-    CPU with notebook 11's recipe, the tanh network stalls at about half the gain over bicubic that the
-    ReLU one reaches (notebook 11 measures both).
+    ``activation``: the paper's ``"tanh"`` or ``"relu"`` (the default here): trained on a CPU with
+    notebook 11's recipe, the tanh network stalls at about half the gain over bicubic that the ReLU one
+    reaches (``benchmarks/applications.py super_resolution`` measures both).
 
     ``init="icnr"`` initialises the last convolution with :func:`icnr` of its default initialisation;
     ``init="default"`` keeps PyTorch's (which starts with a checkerboard). With ``residual=True`` (not

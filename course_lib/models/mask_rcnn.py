@@ -49,7 +49,7 @@ from course_lib.losses.detection import mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
 from course_lib.ops.receptive_field import effective_receptive_field
 from course_lib.train import fit
-from course_lib.weights import load_pretrained
+from course_lib.weights import load_half_checkpoint, load_pretrained, save_half_checkpoint
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
            "mask_rcnn_batch", "TrainingLosses", "ANCHOR_SIZES", "CANONICAL_SCALE",
@@ -277,9 +277,15 @@ class MaskHeadOnly(nn.Module):
             return mask_loss(logits, labels, targets)
         return F.cross_entropy(logits, torch.where(targets >= 0.5, labels[:, None, None], 0))
 
-    def masks(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def masks(self, logits: torch.Tensor, labels: torch.Tensor, any_class: bool = False) -> torch.Tensor:
         """``(K, 28, 28)`` masks of each RoI's class in [0, 1]: the sigmoid of its logits, or, for
-        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere."""
+        ``"softmax"``, 1 where that class wins the pixel (as FCN labels pixels) and 0 elsewhere.
+        ``any_class`` (a softmax head only): 1 − P(background), the object whatever class it is
+        given, which separates finding the object from naming its class."""
+        if any_class:
+            if self.mask_loss != "softmax":
+                raise ValueError("any_class reads a softmax head (1 - P(background)); this head is per-class sigmoid")
+            return 1 - logits.softmax(1)[:, 0]
         chosen = torch.arange(len(labels))
         if self.mask_loss == "sigmoid":
             return logits[chosen, labels].sigmoid()
@@ -344,14 +350,15 @@ def train_mask_head(model: MaskHeadOnly, dataset, steps: int, batch_size: int = 
 
 
 @torch.no_grad()
-def instance_ious(model: MaskHeadOnly, dataset, batch_size: int = 32) -> torch.Tensor:
+def instance_ious(model: MaskHeadOnly, dataset, batch_size: int = 32, any_class: bool = False) -> torch.Tensor:
     """The IoU of every instance's mask predicted on its exact ground-truth box, pasted into the image
-    and cut at 0.5, with its true mask: one value per instance, in the dataset's order."""
+    and cut at 0.5, with its true mask: one value per instance, in the dataset's order. ``any_class``:
+    see :meth:`MaskHeadOnly.masks`."""
     model.eval()
     ious = []
     for start in range(0, len(dataset), batch_size):
         images, boxes, labels, masks = _instances(dataset, range(start, min(start + batch_size, len(dataset))))
-        probabilities = model.masks(model(images, boxes), labels)
+        probabilities = model.masks(model(images, boxes), labels, any_class)
         pasted = paste_masks_in_image(probabilities[:, None], torch.cat(boxes), images.shape[-2:])[:, 0] >= 0.5
         truth = torch.cat(masks).bool()
         ious.append((pasted & truth).sum((1, 2)) / (pasted | truth).sum((1, 2)))
@@ -419,9 +426,9 @@ def mask_rcnn_recipe() -> MaskRCNNRecipe:
 
 
 def save_mask_rcnn_checkpoint(model: nn.Module, path, meta: dict) -> None:
-    """``model``'s weights in half precision, with the :func:`small_mask_rcnn` arguments and ``meta``."""
-    torch.save({"state_dict": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-                "num_classes": NUM_CLASSES, "image_size": meta["image_size"], "meta": meta}, path)
+    """``model``'s weights in half precision, with the :func:`small_mask_rcnn` arguments and ``meta``
+    (:func:`~course_lib.weights.save_half_checkpoint`)."""
+    save_half_checkpoint(path, model, meta, num_classes=NUM_CLASSES, image_size=meta["image_size"])
 
 
 def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
@@ -430,12 +437,7 @@ def load_mask_rcnn_checkpoint(path=None) -> _TorchvisionMaskRCNN:
     on ``model.meta``; ``path`` reads another file of :func:`save_mask_rcnn_checkpoint`'s format.
     Loaded with ``torch.load(weights_only=True)``: tensors and plain data only."""
     source = resources.files("course_lib").joinpath("checkpoints", *CHECKPOINT.split("/")) if path is None else Path(path)
-    with source.open("rb") as file:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
-    model = small_mask_rcnn(saved["num_classes"], saved["image_size"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
-    model.meta = saved["meta"]
-    return model.eval()
+    return load_half_checkpoint(source, small_mask_rcnn)
 
 
 def train_small_mask_rcnn(recipe: MaskRCNNRecipe, device=None, plot: bool | None = None, epochs: int | None = None):

@@ -3,6 +3,8 @@ ECCV 2014 — and what notebook 11 shares between its super-resolution networks.
 
     model = SRCNN(scale=3)                      # low-resolution Y (N, 1, h, w) -> Y (N, 1, 3h, 3w)
     history = train_sr(model, sr_recipe())      # patches of TRAIN_IMAGES, MSE on Y
+    model = train_srcnn(FULL_SR_RECIPE)         # the same, seeded by the recipe (about 7 minutes on 2 CPU cores)
+    model = load_srcnn_checkpoint()             # that training, shipped (scripts/train_srcnn_checkpoint.py)
     evaluate_sr(model, 3)                       # PSNR on Y, border 3, per HELD_OUT_IMAGES image
     sr_quality(model, 3)                        # PSNR, SSIM and fine detail (high_frequency_ratio) per image
     rgb = super_resolve(model, low_res_rgb)     # Y by the network, Cb and Cr by bicubic
@@ -13,7 +15,8 @@ timed alike — SRCNN's time includes its bicubic upscaling.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib import resources
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +29,12 @@ from course_lib.metrics import high_frequency_ratio, psnr_y, rgb_to_y, rgb_to_yc
 from course_lib.profiling import latency
 from course_lib.train import fit
 from course_lib.validate import check_int, check_module
+from course_lib.weights import load_half_checkpoint, save_half_checkpoint
 
-__all__ = ["Bicubic", "SRCNN", "SRRecipe", "sr_recipe", "PerceptualSRRecipe", "perceptual_sr_recipe",
-           "sr_training_data", "train_sr", "held_out_pairs", "evaluate_sr", "sr_quality", "super_resolve", "compare_sr"]
+__all__ = ["Bicubic", "SRCNN", "SRRecipe", "FULL_SR_RECIPE", "sr_recipe", "srcnn_short_recipe", "PerceptualSRRecipe",
+           "perceptual_sr_recipe", "sr_training_data", "train_sr", "train_srcnn", "SRCNN_CHECKPOINT",
+           "save_srcnn_checkpoint", "load_srcnn_checkpoint", "held_out_pairs", "evaluate_sr", "sr_quality",
+           "super_resolve", "compare_sr"]
 
 
 def _check_scale(scale) -> int:
@@ -93,11 +99,22 @@ class SRRecipe:
     seed: int = 0
 
 
+#: The full recipe: 16384 patches of 48 x 48 for 16 epochs (about 7 minutes for SRCNN and 2 for ESPCN on
+#: 2 CPU cores). ``scripts/train_srcnn_checkpoint.py`` trains the shipped SRCNN with it.
+FULL_SR_RECIPE = SRRecipe(n_patches=16384, epochs=16)
+
+
 def sr_recipe() -> SRRecipe:
-    """The mode's recipe: in full mode 16384 patches of 48 x 48 for 16 epochs (about 4 minutes for
-    SRCNN and 40 s for ESPCN on 2 CPU cores), in fast mode 1024 for one epoch
+    """The mode's recipe: :data:`FULL_SR_RECIPE` in full mode, 1024 patches for one epoch in fast mode
     (``benchmarks/applications.py`` measures the full one against the targets)."""
-    return pick(fast=SRRecipe(n_patches=1024, epochs=1), full=SRRecipe(n_patches=16384, epochs=16))
+    return pick(fast=SRRecipe(n_patches=1024, epochs=1), full=FULL_SR_RECIPE)
+
+
+def srcnn_short_recipe() -> SRRecipe:
+    """What notebook 11 trains SRCNN with before it loads the checkpoint of the full recipe: in full mode
+    :func:`sr_recipe`'s patches for 2 epochs (the one-cycle schedule squeezed into them; about a minute on
+    2 CPU cores), in fast mode :func:`sr_recipe` itself."""
+    return pick(fast=sr_recipe(), full=replace(FULL_SR_RECIPE, epochs=2))
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,40 @@ def train_sr(model: nn.Module, recipe: SRRecipe, loss_fn=F.mse_loss, plot: bool 
                                                     steps_per_epoch=len(loader))
     return fit(model, loss_fn, loader, epochs=recipe.epochs, optimizer=optimizer, scheduler=scheduler, plot=plot,
                title=title, verbose=verbose)
+
+
+def train_srcnn(recipe: SRRecipe, plot: bool | None = None, verbose: bool = True) -> SRCNN:
+    """A 9-1-5 :class:`SRCNN` for ``recipe.scale``, initialised with seed ``recipe.seed`` and trained by
+    :func:`train_sr` (loss plot headed "SRCNN 9-1-5"): the notebook, the checkpoint script and the
+    benchmark all train SRCNN this way."""
+    torch.manual_seed(recipe.seed)
+    model = SRCNN(recipe.scale)
+    train_sr(model, recipe, plot=plot, title="SRCNN 9-1-5", verbose=verbose)
+    return model
+
+
+#: Where ``scripts/train_srcnn_checkpoint.py`` writes the shipped SRCNN, inside the package (its own folder:
+#: every ``.pt`` directly in ``checkpoints/`` is a style network).
+SRCNN_CHECKPOINT = "checkpoints/srcnn/srcnn_x3.pt"
+
+
+def save_srcnn_checkpoint(model: SRCNN, path, meta: dict) -> None:
+    """``model`` in half precision with its ``scale`` and ``residual`` and ``meta``
+    (:func:`~course_lib.weights.save_half_checkpoint`)."""
+    check_module(model)
+    save_half_checkpoint(path, model, meta, scale=model.scale, residual=model.residual)
+
+
+def load_srcnn_checkpoint(path=None) -> SRCNN:
+    """The course's SRCNN trained with :data:`FULL_SR_RECIPE` by ``scripts/train_srcnn_checkpoint.py``, in
+    eval mode, with the script's ``meta`` (recipe, seconds, held-out scores) on ``model.meta``; ``path`` reads
+    another file of :func:`save_srcnn_checkpoint`. In the ``channels_last`` memory format, as
+    :func:`train_sr` leaves a network, so that it is timed as the networks trained in the notebook."""
+    source = resources.files("course_lib").joinpath(*SRCNN_CHECKPOINT.split("/")) if path is None else path
+    if path is None and not source.is_file():
+        raise FileNotFoundError(f"the course's SRCNN checkpoint course_lib/{SRCNN_CHECKPOINT} is missing; "
+                                "make it with: python scripts/train_srcnn_checkpoint.py")
+    return load_half_checkpoint(source, SRCNN).to(memory_format=torch.channels_last)
 
 
 def held_out_pairs(scale: int = 3) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -36,6 +36,7 @@ from torch import nn
 
 from course_lib.models.vgg import COURSE_CHECKPOINT
 from course_lib.validate import check_image_batch, check_int
+from course_lib.weights import load_half_checkpoint
 
 NOISE_SEED = 0  # the noise of an eval-mode network: the same photo always gives the same picture
 
@@ -149,14 +150,9 @@ def load_style_checkpoint(style: str) -> TransformerNet:
 
     The checkpoint (made by ``scripts/train_style_checkpoint.py``) holds the network's ``width`` and
     ``noise_maps``, half-precision weights and a ``meta`` dict (style image, loss network, steps) kept on
-    ``net.meta``. Loaded with ``torch.load(weights_only=True)``: tensors and plain data only.
+    ``net.meta``: the course's checkpoint format, :func:`course_lib.weights.load_half_checkpoint`.
     """
     names = style_checkpoint_names()
     if style not in names:
         raise ValueError(f"no course checkpoint for style {style!r}; available: {', '.join(names) or 'none'}")
-    with (resources.files("course_lib") / "checkpoints" / f"{style}.pt").open("rb") as file:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
-    net = TransformerNet(width=saved["width"], noise_maps=saved.get("noise_maps", 0))
-    net.load_state_dict({k: v.float() for k, v in saved["state_dict"].items()})
-    net.meta = saved["meta"]
-    return net.eval()
+    return load_half_checkpoint(resources.files("course_lib") / "checkpoints" / f"{style}.pt", TransformerNet)

@@ -137,6 +137,20 @@ class VGGFeatures(nn.Module):
                 features[name] = h
         return {name: features[name] for name in self.layers}
 
+    def upto(self, layers: Sequence[str]) -> "VGGFeatures":
+        """The same network (the same weights, not a copy) returning only ``layers`` and stopping after the
+        deepest of them: a loss that reads shallow layers does not pay for the deep ones."""
+        layers = list(dict.fromkeys(layers))
+        unknown = [name for name in layers if name not in self.layers]
+        if not layers or unknown:
+            raise ValueError(f"upto: this network returns {self.layers}; got {unknown or layers!r}")
+        names = list(self.body._modules)
+        depth = max(names.index(name) for name in layers) + 1
+        part = VGGFeatures(layers, self.body[:depth], [0.0] * 3, [1.0] * 3, self.source, self.source_description,
+                           self.arch)
+        part.mean, part.std = self.mean, self.std
+        return part
+
     def extra_repr(self) -> str:
         return f"layers={self.layers}, source={self.source_description!r}"
 

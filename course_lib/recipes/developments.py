@@ -54,8 +54,9 @@ class DevelopmentsRecipe:
 
 def developments_recipe() -> DevelopmentsRecipe:
     """The mode's recipe: notebook 01's FCN recipe; decoders on 512 pairs for 10 epochs in full mode,
-    128 pairs for 2 epochs in fast mode."""
-    return pick(fast=DevelopmentsRecipe(fcn=fcn_recipe(), decoder_images=128, decoder_epochs=2),
+    128 pairs for 2 epochs in fast mode; the CRF weight sweep at three of the five scales in fast mode."""
+    return pick(fast=DevelopmentsRecipe(fcn=fcn_recipe(), decoder_images=128, decoder_epochs=2,
+                                        crf_weight_scales=(0.01, 0.1, 1.0)),
                 full=DevelopmentsRecipe(fcn=fcn_recipe()))
 
 

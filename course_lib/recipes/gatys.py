@@ -22,6 +22,7 @@ from skimage.filters import gabor
 import course_lib.losses.style as style_losses
 from course_lib.data import HELD_OUT_IMAGES, sample_image
 from course_lib.metrics import ssim_y
+from course_lib.models.vgg import VGGFeatures
 from course_lib.validate import check_image_batch, check_int, check_module
 
 __all__ = ["synthesize", "gabor_energies", "colour_histogram", "texture_progress", "stylisation_scores", "INITS"]
@@ -58,6 +59,8 @@ def synthesize(net, content=None, style=None, *, alpha=1.0, beta=1.0, gamma=0.0,
         raise ValueError(f"synthesize: optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
     reference = content if content is not None else style
     check_image_batch(reference[None], "content" if content is not None else "style")
+    if isinstance(net, VGGFeatures):  # run the network only as deep as the loss reads
+        net = net.upto(([content_layer] if content is not None else []) + (list(style_layers) if style is not None else []))
     with torch.no_grad():
         P = net(content[None])[content_layer] if content is not None else None
         A = ({name: style_losses.gram_matrix(f) for name, f in net(style[None]).items() if name in style_layers}

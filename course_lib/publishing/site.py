@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ EXECUTED = BUILD / "executed"
 STAGE = BUILD / "src"
 PAGES = "notebooks"  # the pages' folder in the site, as in README's links (notebooks/01_fcn.ipynb)
 STUDENT = "student"  # the student notebooks offered for download
+SLIDES = "slides"  # the lecture decks, one reveal.js page per notebook
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -55,7 +57,18 @@ def toc(names: list[str]) -> str:
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a notebook file, blind to its slide metadata (cells' ``slideshow``, RISE's ``rise``): re-annotating the
+    slides (``course slides --annotate``) changes no output, so it leaves the executed copies fresh."""
+    data = Path(path).read_bytes()
+    try:
+        nb = json.loads(data)
+        nb.get("metadata", {}).pop("rise", None)
+        for cell in nb.get("cells", []):
+            cell.get("metadata", {}).pop("slideshow", None)
+        data = json.dumps(nb, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    except (ValueError, AttributeError):  # not a notebook's JSON: the bytes as they are
+        pass
+    return hashlib.sha256(data).hexdigest()
 
 
 def save_executed(nb, source: Path, seconds: float, folder: Path = EXECUTED) -> Path:
@@ -91,29 +104,39 @@ def execute_solution(source: Path, folder: Path = EXECUTED, timeout: int = 600):
     return load_executed(source, folder)
 
 
-def page_notebook(executed, name: str):
-    """The page of one notebook: the executed notebook without its solutions, outputs kept.
+def public_notebook(executed, name: str):
+    """The executed notebook as the public sees it (on the site and in the lecture decks): without its
+    solutions, outputs kept.
 
     Progress bars are dropped (their widgets' final state is not in the outputs), and so is the loss
-    plot that ``fit`` redraws while it trains (``LIVE_PLOT``; its final figure follows it). A note
-    with the fast-mode run time and the student notebook's download link goes right under the title:
-    the first markdown cell is split after its ``#`` title line.
+    plot that ``fit`` redraws while it trains (``LIVE_PLOT``; its final figure follows it).
     """
     notebooks.validate_solution(executed, name)
-    page = copy.deepcopy(executed)
-    for index, cell in enumerate(page.cells):
+    public = copy.deepcopy(executed)
+    for index, cell in enumerate(public.cells):
         if cell.cell_type != "code":
             continue
         cell.source = notebooks.strip_solutions(cell.source, f"{name} cell {index}")
         cell.outputs = [o for o in cell.get("outputs", []) if WIDGET not in o.get("data", {})
                         and not o.get("metadata", {}).get(LIVE_PLOT)]
+    public.metadata.pop("widgets", None)
+    return public
+
+
+def page_notebook(executed, name: str):
+    """The page of one notebook: :func:`public_notebook`, plus a note with the fast-mode run time, the
+    student notebook's download link and a link to the lecture deck (``slides/<name>.html``, written
+    by :mod:`course_lib.publishing.slides`) right under the title: the first markdown cell is split
+    after its ``#`` title line.
+    """
+    page = public_notebook(executed, name)
     seconds = page.metadata.get("course", {}).pop("site", {}).get("fast_seconds")
-    page.metadata.pop("widgets", None)
     ran = f" This page was executed in fast mode, in {seconds:.0f} s." if seconds is not None else ""
     note = nbformat.v4.new_markdown_cell(
         f":::{{admonition}} Run it yourself\n:class: tip\nThe solutions are left out: download the student "
         f"notebook {{download}}`{name}.ipynb <../{STUDENT}/{name}.ipynb>`, fill in its exercises and "
-        f"run it with `make lab`.{ran}\n:::")
+        f"run it with `make lab`.{ran} To teach it: the <a class=\"course-slides\" href=\"../{SLIDES}/{name}.html\">"
+        f"lecture slides</a>.\n:::")
     note.id = "course-site-note"
     at = 0
     if page.cells and page.cells[0].cell_type == "markdown" and page.cells[0].source.startswith("# "):
@@ -175,7 +198,8 @@ def stage(names: list[str], executed: dict, root: Path = REPO_ROOT, target: Path
 
 
 def build(root: Path = REPO_ROOT, execute_missing: bool = True, log=print) -> Path:
-    """Build the site into ``root/site/_build/html`` and return that folder.
+    """Build the site into ``root/site/_build/html``, with the lecture decks in its ``slides/``, and
+    return that folder.
 
     Executed notebooks come from ``site/_build/executed``; a missing or stale one is executed in
     fast mode when ``execute_missing``, and is an error otherwise. Sphinx warnings fail the build.
@@ -198,11 +222,14 @@ def build(root: Path = REPO_ROOT, execute_missing: bool = True, log=print) -> Pa
     subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
                     "build", str(source), "--path-output",
                     str(root / "site"), "--warningiserror", "--keep-going", "--quiet"], check=True)
+    from course_lib.publishing import slides  # the decks the pages link to, in html/slides/
+
+    slides.build(names, root, build_dir / "html" / SLIDES, execute_missing=False)
     return build_dir / "html"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.site", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_lib.publishing.site", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     html = build()
     print(f"the site is in {html}; open {html / 'index.html'}")

@@ -1,0 +1,1 @@
+"""Publishing the course: the website (``site``) and the lecture decks (``slides``)."""
