@@ -1,7 +1,7 @@
 """Losses, grouped by the section that introduces them.
 
 segmentation: pixel_weighted_cross_entropy (U-Net, §B1), CascadeLoss (ICNet, §D)
-detection: mask_loss, total_loss (Mask R-CNN, §C)
+detection: mask_loss, softmax_mask_loss, total_loss (Mask R-CNN, §C)
 style: gram_matrix, content_loss, style_loss, tv_loss (Gatys, §E1)
 perceptual: perceptual_loss, gradient_loss, style_transfer_objective (Johnson, §E2)
 distillation: softmax_with_temperature, kd_loss, distillation_loss, hint_loss, mimic_loss
