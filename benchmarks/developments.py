@@ -33,12 +33,12 @@ from dataclasses import replace
 from course_lib import setup
 from course_lib.data import NUM_CLASSES
 from course_lib.metrics import boundary_f1, mean_iou, psnr
-from course_lib.models.backbones import compare_backbones, degradation_experiment, degradation_recipe
+from course_lib.models.backbones import compare_backbones
 from course_lib.models.developments import UPSAMPLING
-from course_lib.models.icnet import cascade_experiment, icnet_recipe
-from course_lib.models.pspnet import pyramid_experiment, pyramid_recipe
-from course_lib.models.self_training import SemiSupervisedRecipe, semi_supervised_experiment, semi_supervised_recipe
 from course_lib.ops.checkerboard import checkerboard_score
+from course_lib.recipes.backbones_pyramid import (SemiSupervisedRecipe, cascade_experiment, degradation_experiment,
+                                                  degradation_recipe, icnet_recipe, pyramid_experiment, pyramid_recipe,
+                                                  semi_supervised_experiment, semi_supervised_recipe)
 from course_lib.recipes.developments import (crf_weight_sweep, developments_recipe, fcn_probabilities, refinements,
                                              train_decoder, upsampling_pairs)
 from course_lib.train import predict
