@@ -31,18 +31,14 @@ import sys
 import time
 
 import torch
-from torch.utils.data import DataLoader
 
-from course_lib.config import pick, seed_everything
-from course_lib.data import ShapesDataset
+from course_lib.config import seed_everything
 from course_lib.data.digits import load_digits
-from course_lib.losses.distillation import DetectorTraining
-from course_lib.metrics import mean_average_precision
 from course_lib.models.distillation import SoftTargets
-from course_lib.models.mimic_detector import detection_batch, tiny_faster_rcnn
-from course_lib.recipes.distillation import (digits_recipe, teacher_hints, test_errors, train_fitnet, train_student,
+from course_lib.models.mimic_detector import tiny_faster_rcnn
+from course_lib.recipes.distillation import (detection_map, detection_shapes, digits_recipe, mimic_recipe,
+                                             teacher_hints, test_errors, train_detector, train_fitnet, train_student,
                                              train_teacher)
-from course_lib.train import fit
 
 RECIPE = digits_recipe()
 SEEDS = (0, 1, 2)
@@ -70,25 +66,23 @@ def run(seed: int) -> tuple[dict, dict]:
 
 
 def run_mimic(seed: int) -> dict:
-    """Part 3 (Li et al.) for one seed: mAP@0.5 of the teacher and of each student, as in notebook 08."""
-    size, n_train, epochs = 64, pick(fast=96, full=800), pick(fast=2, full=12)
-    shapes_train = ShapesDataset(n_train, size=size, seed=seed, task="instance")
-    shapes_test = ShapesDataset(pick(fast=32, full=300), size=size, seed=100, task="instance")
-    (test_images, test_targets), _ = detection_batch([shapes_test[i] for i in range(len(shapes_test))])
+    """Part 3 (Li et al.) for one seed: mAP@0.5 of the teacher and of each student, trained by the notebook's
+    recipe and function (``mimic_recipe``, ``train_detector``), the training shapes drawn from ``seed`` (the
+    notebook draws seed 0) and 300 test shapes of seed 100 (the notebook's: seed 1)."""
+    recipe = mimic_recipe()
+    size, n_train = recipe.size, recipe.n_train
+    shapes_train, test_images, test_targets = detection_shapes(recipe, train_seed=seed, test_seed=100)
 
     def train(detector, images, teacher=None):
         subset = torch.utils.data.Subset(shapes_train, range(images))
         seed_everything(seed)
-        fit(DetectorTraining(detector, teacher=teacher), lambda losses, targets: sum(losses.values()),
-            DataLoader(subset, batch_size=16, shuffle=True, collate_fn=detection_batch,
-                       generator=torch.Generator().manual_seed(seed)), epochs=epochs, lr=2e-3, plot=False, verbose=False)
-        with torch.no_grad():
-            return mean_average_precision(detector.eval()(test_images), test_targets)
+        train_detector(detector, recipe, subset, seed, teacher, plot=False, verbose=False)
+        return detection_map(detector, test_images, test_targets)
 
     seed_everything(seed)
-    teacher = tiny_faster_rcnn(width=32, image_size=size)
+    teacher = tiny_faster_rcnn(width=recipe.teacher_width, image_size=size)
     scores = {"teacher (32 ch)": train(teacher, n_train)}
-    for width, images in ((8, n_train), (4, n_train // 4)):
+    for width, images in ((recipe.student_width, n_train), (4, n_train // 4)):
         for mimic in (False, True):
             seed_everything(seed)
             student = tiny_faster_rcnn(width=width, image_size=size)

@@ -4,6 +4,9 @@
   trained alone and distilled from the teacher's soft targets (:func:`train_student`).
 - Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015, §2.2-2.3: a thin deep FitNet trained in two
   stages, hints then knowledge distillation, or by distillation alone (:func:`train_fitnet`).
+- Li, Jin & Yan, "Mimicking Very Efficient Network for Object Detection", CVPR 2017: a tiny Faster R-CNN
+  trained from scratch or mimicking a wider teacher's features inside its proposals (:func:`train_detector`,
+  :class:`MimicRecipe`).
 
     recipe = digits_recipe()
     teacher, _ = train_teacher(recipe, x_train, y_train)
@@ -13,6 +16,11 @@
     fitnet, regressor, history = train_fitnet(recipe, x_train, teacher_hints(teacher, x_train), transfer_set,
                                               batch_norm=True, with_hints=True)
     test_errors(fitnet, x_test, y_test)
+
+    mimic = mimic_recipe()
+    shapes_train, test_images, test_targets = detection_shapes(mimic, train_seed=0, test_seed=1)
+    train_detector(student, mimic, shapes_train, teacher=detector_teacher)
+    detection_map(student, test_images, test_targets)
 """
 from __future__ import annotations
 
@@ -23,13 +31,17 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.config import pick
+from course_lib.data import ShapesDataset
 from course_lib.data.digits import jitter
-from course_lib.losses.distillation import distillation_loss, hint_loss
+from course_lib.losses.distillation import DetectorTraining, distillation_loss, hint_loss
+from course_lib.metrics import mean_average_precision
 from course_lib.models.distillation import FitNet, HintRegressor, StudentMLP, TeacherNet
+from course_lib.models.mimic_detector import detection_batch
 from course_lib.train import fit, predict
 
 __all__ = ["DigitsRecipe", "digits_recipe", "loader", "train_teacher", "kd_objective", "train_student", "teacher_hints",
-           "train_fitnet", "test_errors"]
+           "train_fitnet", "test_errors", "MimicRecipe", "mimic_recipe", "detection_shapes", "train_detector",
+           "detection_map"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +149,58 @@ def train_fitnet(recipe: DigitsRecipe, images: torch.Tensor, hints: torch.Tensor
 def test_errors(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> int:
     """How many of ``images`` the model labels wrongly."""
     return int((predict(model, images, batch_size=None).argmax(1) != labels).sum())
+
+
+@dataclass(frozen=True)
+class MimicRecipe:
+    """How notebook 08 and ``benchmarks/distillation.py`` train the tiny Faster R-CNNs of Li et al.'s mimicking
+    (``models.mimic_detector.tiny_faster_rcnn``): ``n_train`` instance shapes of ``size`` pixels, ``epochs`` of
+    batches of ``batch_size`` shuffled by the run's seed, ``course_lib.train.fit``'s optimizer at ``lr``, the sum of
+    the detector's losses (plus the mimic loss with a teacher); mAP@0.5 on ``n_test`` other shapes. The teacher is
+    ``teacher_width`` channels wide, the notebook's student ``student_width``."""
+
+    n_train: int
+    n_test: int
+    epochs: int
+    size: int = 64
+    batch_size: int = 16
+    lr: float = 2e-3
+    teacher_width: int = 32
+    student_width: int = 8
+
+
+def mimic_recipe() -> MimicRecipe:
+    """The mode's recipe: 800 training and 300 test shapes, 12 epochs in full mode; 96 and 32, 2 epochs in fast."""
+    return pick(fast=MimicRecipe(n_train=96, n_test=32, epochs=2), full=MimicRecipe(n_train=800, n_test=300, epochs=12))
+
+
+def detection_shapes(recipe: MimicRecipe, train_seed: int, test_seed: int) -> tuple[ShapesDataset, list, list]:
+    """``(train_set, test_images, test_targets)``: ``recipe.n_train`` instance shapes drawn from ``train_seed`` and
+    the ``recipe.n_test`` test shapes of ``test_seed`` as one batch of :func:`detection_batch`."""
+    train_set = ShapesDataset(recipe.n_train, size=recipe.size, seed=train_seed, task="instance")
+    test_set = ShapesDataset(recipe.n_test, size=recipe.size, seed=test_seed, task="instance")
+    (test_images, test_targets), _ = detection_batch([test_set[i] for i in range(len(test_set))])
+    return train_set, test_images, test_targets
+
+
+def _sum_of_losses(losses: dict, targets) -> torch.Tensor:
+    return sum(losses.values())
+
+
+def train_detector(detector: torch.nn.Module, recipe: MimicRecipe, train_set, seed: int = 0, teacher=None,
+                   plot: bool | None = None, title: str | None = None, verbose: bool = True) -> dict:
+    """Train ``detector`` on ``train_set`` by ``recipe``: from scratch, or with ``teacher`` mimicking its
+    features inside the proposals (``losses.distillation.DetectorTraining``), the batches shuffled by a
+    generator seeded with ``seed``; the rest of the randomness (the detector's sampling of proposals) comes from
+    torch's global generator as the caller left it. Returns the history of ``course_lib.train.fit``."""
+    loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, collate_fn=detection_batch,
+                        generator=torch.Generator().manual_seed(seed))
+    return fit(DetectorTraining(detector, teacher=teacher), _sum_of_losses, loader, epochs=recipe.epochs,
+               lr=recipe.lr, plot=plot, title=title, verbose=verbose)
+
+
+@torch.no_grad()
+def detection_map(detector: torch.nn.Module, test_images: list, test_targets: list) -> float:
+    """mAP@0.5 of ``detector`` (put in eval mode) on the test batch of :func:`detection_shapes`."""
+    detector.eval()
+    return mean_average_precision(detector(test_images), test_targets)
