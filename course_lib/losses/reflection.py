@@ -60,7 +60,7 @@ def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None =
     ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B).
 
     ``exclusion_after``: the exclusion term is left out of the loss's first ``exclusion_after`` calls.
-    ``fit`` calls the loss once per training step (without a ``val_loader``, as in :func:`~course_lib.models.reflection.train_separation`),
+    ``fit`` calls the loss once per training step (without a ``val_loader``, as in :func:`~course_lib.recipes.reflection.train_separation`),
     so these are warm-up steps: the network first learns what a background looks like, then is asked to keep
     its edges out of R (``ReflectionRecipe.exclusion_after``). Each new loss counts from 0."""
     exclusion_after = check_int("exclusion_after", exclusion_after, 0, expected="an int >= 0 (warm-up steps)")
