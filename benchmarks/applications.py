@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/applications.py reflection_removal   # one of them
 
 Super resolution (notebook 11): SRCNN and ESPCN trained with the notebook's recipe,
-``course_lib.models.srcnn.sr_recipe()``, on patches of ``TRAIN_IMAGES``, for each of ``SRCNN_SEEDS`` and
+``course_lib.recipes.super_resolution.sr_recipe()``, on patches of ``TRAIN_IMAGES``, for each of ``SRCNN_SEEDS`` and
 ``ESPCN_SEEDS`` (SRCNN's seed 0 is the shipped checkpoint, trained by ``scripts/train_srcnn_checkpoint.py``
 with the same recipe and function); PSNR on Y (BT.601) with a 3-pixel border cropped on ``HELD_OUT_IMAGES``
 at x3. Targets: both networks beat bicubic by >= 1.0 dB in every seed, ESPCN is at least as accurate as SRCNN
@@ -16,7 +16,7 @@ ratio holds on a loaded machine). About 25 minutes on 2 CPU cores (15 with ``src
 more than twice its spread over seeds and brings the fine detail (``high_frequency_ratio``) closer to
 the truth's, more than the same fine-tuning through a random VGG-19.
 
-Image enhancement (notebook 09): ``course_lib.models.sice.compare_networks`` trains the two-stage SICE
+Image enhancement (notebook 09): ``course_lib.recipes.enhancement.compare_networks`` trains the two-stage SICE
 network, its ablation without the frequency split (``SICE(eps=NO_SPLIT_EPS)``: same layers, parameters and
 receptive field) and the one-stage control (same parameters, smaller receptive field) with
 ``enhance_recipe()`` for each of ``ENHANCE_SEEDS``; with the baselines (input = do nothing, gamma, HE, CLAHE)
@@ -43,18 +43,22 @@ from dataclasses import replace
 import torch
 
 from course_lib import pick, setup
-from course_lib.losses import PerceptualLoss, fine_tune_sr_perceptual
+from course_lib.losses import PerceptualLoss
+from course_lib.losses.reflection import separation_loss
 from course_lib.metrics import change_correlation, rgb_to_y, subpixel_pattern_share
 from course_lib.models.espcn import ESPCN
-from course_lib.models.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, DoNothing, RelativeSmoothness, comparison_table,
-                                          evaluate_separation, load_linear_light_checkpoint, paired_comparison,
-                                          reflection_recipe, separation_loss, train_separation)
-from course_lib.models.sice import (BASELINES, NETWORKS, chroma_deviation, compare_networks, enhance, enhance_recipe,
-                                    evaluate_enhancers, held_out_pairs, mean_scores, receptive_fields, score_enhancer,
-                                    seed_statistics)
-from course_lib.models.srcnn import (FULL_SR_RECIPE, Bicubic, compare_sr, evaluate_sr, load_srcnn_checkpoint,
-                                     perceptual_sr_recipe, sr_quality, sr_recipe, super_resolve, train_sr, train_srcnn)
-from course_lib.models.srcnn import held_out_pairs as sr_held_out_pairs
+from course_lib.models.reflection import DoNothing, RelativeSmoothness
+from course_lib.models.sice import BASELINES, NETWORKS, receptive_fields
+from course_lib.models.srcnn import Bicubic
+from course_lib.recipes.enhancement import (chroma_deviation, compare_networks, enhance, enhance_recipe,
+                                            evaluate_enhancers, held_out_pairs, mean_scores, score_enhancer,
+                                            seed_statistics)
+from course_lib.recipes.reflection import (LINEAR_LIGHT_SSIM_WEIGHT, comparison_table, evaluate_separation,
+                                           load_linear_light_checkpoint, paired_comparison, reflection_recipe,
+                                           train_separation)
+from course_lib.recipes.super_resolution import (FULL_SR_RECIPE, compare_sr, evaluate_sr, fine_tune_sr_perceptual,
+                                                 load_srcnn_checkpoint, perceptual_sr_recipe, sr_held_out_pairs,
+                                                 sr_quality, sr_recipe, super_resolve, train_sr, train_srcnn)
 
 SR_GAIN_DB, SR_SPEEDUP = 1.0, 5.0
 SRCNN_SEEDS = (0, 1)        # about 8 minutes per training on 2 CPU cores; seed 0 is the shipped checkpoint

@@ -6,7 +6,7 @@ Notebook 05b (second half): backbones, pyramid pooling, the ICNet cascade, self-
     .venv/bin/python benchmarks/developments.py 05b        # one notebook's part only
     COURSE_MODE=fast .venv/bin/python benchmarks/developments.py
 
-Runs the notebook's recipe, ``course_lib.models.developments.developments_recipe()``. The claims:
+Runs the notebook's recipe and steps, ``course_lib.recipes.developments``. The claims:
 the CRF raises mean IoU and boundary F1 of the FCN on held-out shapes for every seed (DeepLab v1,
 VOC12 val: 59.8 -> 63.7 mean IoU); a 3x3 stride-2 transposed convolution starts with a checkerboard
 that training only slowly removes (Odena et al. 2016), resize-convolution never has one. It also
@@ -30,38 +30,25 @@ import sys
 import time
 from dataclasses import replace
 
-import torch
-from torch import nn
-from torch.utils.data import DataLoader
-
 from course_lib import setup
-from course_lib.data import NUM_CLASSES, ShapesDataset
+from course_lib.data import NUM_CLASSES
 from course_lib.metrics import boundary_f1, mean_iou, psnr
-from course_lib.models.developments import (UPSAMPLING, crf_weight_sweep, developments_recipe, refinements,
-                                            train_decoder, upsampling_pairs)
-from course_lib.models.backbones import compare_backbones, degradation_experiment, degradation_recipe
-from course_lib.models.fcn import FCN
-from course_lib.models.icnet import cascade_experiment, icnet_recipe
-from course_lib.models.pspnet import pyramid_experiment, pyramid_recipe
-from course_lib.models.self_training import SemiSupervisedRecipe, semi_supervised_experiment, semi_supervised_recipe
+from course_lib.models.backbones import compare_backbones
+from course_lib.models.developments import UPSAMPLING
 from course_lib.ops.checkerboard import checkerboard_score
-from course_lib.train import fit, predict
+from course_lib.recipes.backbones_pyramid import (SemiSupervisedRecipe, cascade_experiment, degradation_experiment,
+                                                  degradation_recipe, icnet_recipe, pyramid_experiment, pyramid_recipe,
+                                                  semi_supervised_experiment, semi_supervised_recipe)
+from course_lib.recipes.developments import (crf_weight_sweep, developments_recipe, fcn_probabilities, refinements,
+                                             train_decoder, upsampling_pairs)
+from course_lib.train import predict
 
 
 def crf_rows(recipe, device):
     """Mean IoU and boundary F1 of the FCN, + SLIC vote and + dense CRF on held-out shapes, per seed;
     and the dense CRF's with its kernel weights scaled by each of ``recipe.crf_weight_scales``."""
-    fcn_recipe = recipe.fcn
-    train = ShapesDataset(fcn_recipe.n_train, size=fcn_recipe.image_size, seed=0)
-    images, masks = map(torch.stack, zip(*ShapesDataset(fcn_recipe.n_val, size=fcn_recipe.image_size, seed=1)))
     scores, sweep = {}, {}
-    for seed in recipe.seeds:
-        torch.manual_seed(seed)
-        model = FCN(NUM_CLASSES, recipe.fcn_variant, backbone="compact")
-        loader = DataLoader(train, batch_size=fcn_recipe.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(seed))
-        fit(model, nn.CrossEntropyLoss(), loader, epochs=fcn_recipe.epochs, lr=fcn_recipe.lr, device=device, plot=False)
-        probabilities = predict(model.cpu(), images).softmax(1)
+    for seed, images, masks, probabilities in fcn_probabilities(recipe, device, plot_first=False):
         start = time.perf_counter()
         for name, labels in refinements(images, probabilities, recipe).items():
             scores.setdefault(name, []).append((mean_iou(labels, masks, NUM_CLASSES), boundary_f1(labels, masks)))

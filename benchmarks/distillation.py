@@ -7,7 +7,7 @@ and detection mimicking.
 1. Hinton et al.: for each seed, train the teacher (CNN, dropout, input jitter) on the training digits,
    then the student MLP alone (hard labels) and the same MLP distilled from the teacher's soft targets
    on the same images; count test errors. The recipe is the notebook's,
-   ``course_lib.models.distillation.digits_recipe()`` (in fast mode the teacher is undertrained and the
+   ``course_lib.recipes.distillation`` (in fast mode the teacher is undertrained and the
    gap undefined). Target: the distilled student closes at least half of the gap,
    ``(student alone − distilled) / (student alone − teacher) ≥ 0.5``, averaged over the seeds.
 2. FitNets: the notebook's thin deep FitNet (8-16-16 channels, nine 3×3 convs), with and without
@@ -18,6 +18,10 @@ and detection mimicking.
    data (4 channels, a quarter of the images); mAP@0.5 on the test shapes.
 
 Parts 2 and 3 report; only part 1 has a pass/fail target.
+
+Parts 1 and 2 call the notebook's training functions, seeded as the notebook seeds them (``torch.manual_seed``);
+versions before that seeded every generator (``seed_everything``) and built the hint regressor only with hints,
+so their numbers differ from these by the draw of the seeds.
 """
 from __future__ import annotations
 
@@ -27,95 +31,58 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.config import pick, seed_everything
-from course_lib.data import ShapesDataset
-from course_lib.data.digits import jitter, load_digits
-from course_lib.losses import distillation_loss, hint_loss
-from course_lib.losses.distillation import DetectorTraining
-from course_lib.metrics import mean_average_precision
-from course_lib.models.distillation import FitNet, HintRegressor, SoftTargets, StudentMLP, TeacherNet, digits_recipe
-from course_lib.models.mimic_detector import detection_batch, tiny_faster_rcnn
-from course_lib.train import fit, predict
+from course_lib.config import seed_everything
+from course_lib.data.digits import load_digits
+from course_lib.models.distillation import SoftTargets
+from course_lib.models.mimic_detector import tiny_faster_rcnn
+from course_lib.recipes.distillation import (detection_map, detection_shapes, digits_recipe, mimic_recipe,
+                                             teacher_hints, test_errors, train_detector, train_fitnet, train_student,
+                                             train_teacher)
 
 RECIPE = digits_recipe()
 SEEDS = (0, 1, 2)
-HINT_EPOCHS, KD_EPOCHS = pick(fast=2, full=5), pick(fast=3, full=20)  # the notebook's FitNet stages
-
-
-def jittered(batch):
-    images, labels = torch.utils.data.default_collate(batch)
-    return jitter(images, RECIPE.jitter), labels
-
-
-def test_errors(model, images, labels) -> int:
-    return int((predict(model, images, batch_size=None).argmax(1) != labels).sum())
 
 
 def run(seed: int) -> tuple[dict, dict]:
-    """Part 1 (Hinton) and part 2 (FitNets) for one seed: test errors of each model."""
+    """Part 1 (Hinton) and part 2 (FitNets) for one seed: test errors of each model, trained by the
+    notebook's functions (``course_lib.recipes.distillation``)."""
     x, y = load_digits(RECIPE.n_train, seed=seed)
     x_test, y_test = load_digits(RECIPE.n_test, seed=0, train=False)
-    loader = lambda *tensors, **kw: DataLoader(TensorDataset(*tensors), batch_size=RECIPE.batch_size,  # noqa: E731
-                                               shuffle=True, generator=torch.Generator().manual_seed(seed), **kw)
-    seed_everything(seed)
-    teacher = TeacherNet()
-    fit(teacher, F.cross_entropy, loader(x, y, collate_fn=jittered), epochs=RECIPE.teacher_epochs,
-        lr=RECIPE.teacher_lr, plot=False, verbose=False)
-    seed_everything(seed)
-    alone = StudentMLP(RECIPE.hidden)
-    fit(alone, F.cross_entropy, loader(x, y), epochs=RECIPE.student_epochs, plot=False, verbose=False)
-    seed_everything(seed)
-    distilled = StudentMLP(RECIPE.hidden)
-    transfer = DataLoader(SoftTargets(teacher, x, y), batch_size=RECIPE.batch_size, shuffle=True,
-                          generator=torch.Generator().manual_seed(seed))
-    kd = lambda out, t: distillation_loss(out, t[1], t[0], RECIPE.T, RECIPE.alpha)  # noqa: E731
-    fit(distilled, kd, transfer,
-        epochs=RECIPE.student_epochs, plot=False, verbose=False)
+    teacher, _ = train_teacher(RECIPE, x, y, seed=seed, plot=False, verbose=False)
+    transfer_set = SoftTargets(teacher, x, y)
+    alone, _ = train_student(RECIPE, x, y, seed=seed)
+    distilled, _ = train_student(RECIPE, x, y, transfer_set, seed=seed)
     hinton = {name: test_errors(m, x_test, y_test) for name, m in
               (("teacher", teacher), ("student alone", alone), ("student distilled", distilled))}
-    with torch.no_grad():
-        hints = teacher.eval().features(x)
+    hints = teacher_hints(teacher, x)
     fitnets = {}
     for batch_norm in (True, False):
         for with_hints in (True, False):
-            seed_everything(seed)
-            student = FitNet(width=8, batch_norm=batch_norm)
-            if with_hints:  # stage 1: student.block1 and the regressor learn the hints
-                regressor = HintRegressor(8, hints.shape[1], guided_size=14, hint_size=14)
-                optimizer = torch.optim.Adam([*student.block1.parameters(), *regressor.parameters()], lr=1e-3)
-                fit(student.block1, lambda guided, hint: hint_loss(guided, hint, regressor), loader(x, hints),  # noqa: B023
-                    epochs=HINT_EPOCHS, optimizer=optimizer, plot=False, verbose=False)
-            fit(student, kd, DataLoader(transfer.dataset, batch_size=RECIPE.batch_size, shuffle=True,
-                                        generator=torch.Generator().manual_seed(seed)),
-                epochs=KD_EPOCHS if with_hints else HINT_EPOCHS + KD_EPOCHS, plot=False, verbose=False)
+            student, _, _ = train_fitnet(RECIPE, x, hints, transfer_set, batch_norm, with_hints, seed=seed)
             name = f"FitNet {'with' if batch_norm else 'without'} BN, {'hints + KD' if with_hints else 'KD only'}"
             fitnets[name] = test_errors(student, x_test, y_test)
     return hinton, fitnets
 
 
 def run_mimic(seed: int) -> dict:
-    """Part 3 (Li et al.) for one seed: mAP@0.5 of the teacher and of each student, as in notebook 08."""
-    size, n_train, epochs = 64, pick(fast=96, full=800), pick(fast=2, full=12)
-    shapes_train = ShapesDataset(n_train, size=size, seed=seed, task="instance")
-    shapes_test = ShapesDataset(pick(fast=32, full=300), size=size, seed=100, task="instance")
-    (test_images, test_targets), _ = detection_batch([shapes_test[i] for i in range(len(shapes_test))])
+    """Part 3 (Li et al.) for one seed: mAP@0.5 of the teacher and of each student, trained by the notebook's
+    recipe and function (``mimic_recipe``, ``train_detector``), the training shapes drawn from ``seed`` (the
+    notebook draws seed 0) and 300 test shapes of seed 100 (the notebook's: seed 1)."""
+    recipe = mimic_recipe()
+    size, n_train = recipe.size, recipe.n_train
+    shapes_train, test_images, test_targets = detection_shapes(recipe, train_seed=seed, test_seed=100)
 
     def train(detector, images, teacher=None):
         subset = torch.utils.data.Subset(shapes_train, range(images))
         seed_everything(seed)
-        fit(DetectorTraining(detector, teacher=teacher), lambda losses, targets: sum(losses.values()),
-            DataLoader(subset, batch_size=16, shuffle=True, collate_fn=detection_batch,
-                       generator=torch.Generator().manual_seed(seed)), epochs=epochs, lr=2e-3, plot=False, verbose=False)
-        with torch.no_grad():
-            return mean_average_precision(detector.eval()(test_images), test_targets)
+        train_detector(detector, recipe, subset, seed, teacher, plot=False, verbose=False)
+        return detection_map(detector, test_images, test_targets)
 
     seed_everything(seed)
-    teacher = tiny_faster_rcnn(width=32, image_size=size)
+    teacher = tiny_faster_rcnn(width=recipe.teacher_width, image_size=size)
     scores = {"teacher (32 ch)": train(teacher, n_train)}
-    for width, images in ((8, n_train), (4, n_train // 4)):
+    for width, images in ((recipe.student_width, n_train), (4, n_train // 4)):
         for mimic in (False, True):
             seed_everything(seed)
             student = tiny_faster_rcnn(width=width, image_size=size)
@@ -137,8 +104,8 @@ def print_table(title: str, rows: list[dict], fmt: str) -> None:
 def main() -> None:
     print(f"distillation benchmark: {RECIPE.n_train} training digits, {RECIPE.n_test} test digits, student MLP "
           f"{RECIPE.hidden}-{RECIPE.hidden}, T={RECIPE.T}, alpha={RECIPE.alpha}, epochs teacher "
-          f"{RECIPE.teacher_epochs} / students {RECIPE.student_epochs}; FitNet epochs {HINT_EPOCHS} hints + "
-          f"{KD_EPOCHS} KD", flush=True)
+          f"{RECIPE.teacher_epochs} / students {RECIPE.student_epochs}; FitNet epochs {RECIPE.hint_epochs} hints + "
+          f"{RECIPE.kd_epochs} KD", flush=True)
     rows, fitnet_rows, mimic_rows = [], [], []
     for seed in SEEDS:
         start = time.perf_counter()

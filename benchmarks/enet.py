@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/enet.py              # full mode: the number notebook 03 promises
     COURSE_MODE=fast .venv/bin/python benchmarks/enet.py
 
-Trains with the notebook's function and recipe, ``train_enet(enet_recipe())`` (full mode: 3000 images of
+Trains with the notebook's function and recipe, ``course_lib.recipes.enet.train_enet(enet_recipe())`` (full mode: 3000 images of
 128 x 128, batch 8, no spatial dropout, Adam with weight decay 2e-4, a one-cycle learning rate up to
 5e-3, 8 epochs, plain cross-entropy, channels-last memory order), without the notebook's per-epoch validation, which changes
 no weight; the same computation as ``scripts/train_enet_checkpoint.py``, which ships the result for the notebook. Target (course issue 3): mean IoU >= 0.90 on 200 held-out images.
@@ -13,7 +13,7 @@ import time
 import torch
 
 from course_lib import pick, setup
-from course_lib.models.enet import enet_recipe, held_out_iou, train_enet
+from course_lib.recipes.enet import enet_recipe, held_out_iou, train_enet
 
 TARGET = 0.90
 

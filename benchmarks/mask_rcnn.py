@@ -6,7 +6,7 @@ ablations of the mask head (RoIAlign vs RoIPool at strides 8/16/32; per-class si
     .venv/bin/python benchmarks/mask_rcnn.py --mask-loss-steps 600   # only sigmoid vs softmax, 600 steps
     COURSE_MODE=fast .venv/bin/python benchmarks/mask_rcnn.py
 
-Runs the notebook's recipe, ``course_lib.models.mask_rcnn.mask_rcnn_recipe()``, with the same
+Runs the notebook's recipe, ``course_lib.recipes.mask_rcnn.mask_rcnn_recipe()``, with the same
 functions. What it checks, with PASS / FAIL in full mode (fast mode only prints):
 
 * the trained model's mask AP@[.5:.95] >= 0.60 and mask AP50 >= 0.90 on the held-out shapes;
@@ -35,9 +35,10 @@ from torchvision.models.detection import maskrcnn_resnet50_fpn
 
 from course_lib import pick, setup
 from course_lib.data import ShapesDataset, sample_image
-from course_lib.models.mask_rcnn import (POOLINGS, ablation_summary, gap_verdict, instance_ap, instance_ious,
-                                         mask_head_ablation, mask_rcnn_recipe, overlaps_other_class, paired_gaps,
-                                         stage_seconds, train_small_mask_rcnn)
+from course_lib.models.mask_rcnn import POOLINGS
+from course_lib.recipes.mask_rcnn import (ablation_summary, gap_verdict, instance_ap, instance_ious, mask_head_ablation,
+                                          mask_rcnn_recipe, overlaps_other_class, paired_gaps, stage_seconds,
+                                          train_small_mask_rcnn)
 
 TARGETS = {"mask AP": 0.60, "mask AP50": 0.90, "images/s": 25.0}
 

@@ -10,9 +10,11 @@ from the photo towards the style in Gabor energies and colour histogram (statist
 not define; target >= 0.5 in Gabor, issue 14) and its SSIM against the photo (the content kept).
 
 Everything at 256x256 on one content image, in one process, so the ratios are comparable even on a
-loaded machine. Gatys: L-BFGS (history 20) on the pixels, loss network ``vgg_features`` with the
-Gatys layer set (relu1_1 ... relu5_1 style, relu4_2 content); the elapsed time is read after 100, 300
-and 500 iterations (one iteration = one forward + backward pass, what L-BFGS's closure does). The
+loaded machine. Gatys: notebook 06's optimisation as notebook 07 times it (``course_lib.recipes.perceptual.gatys_elapsed``:
+``recipes.gatys.synthesize``, L-BFGS with history 20 on z with image = sigmoid(z), loss network ``vgg_features`` with
+the Gatys layer set, relu1_1 ... relu5_1 style and relu4_2 content); the elapsed time is read after 100, 300 and
+500 iterations (one iteration = one forward + backward pass). Earlier versions timed L-BFGS on clamped pixels,
+which the notebooks no longer run. The
 transform net: median of 5 forward passes, for the paper's width (32) and the course checkpoint's (16).
 Target: speed-up >= 500x at 500 iterations (paper, Table 1, GPU: 1060x).
 """
@@ -24,12 +26,11 @@ import time
 import torch
 
 from course_lib.data import HELD_OUT_IMAGES, sample_image, style_image
-from course_lib.losses.gatys import stylisation_scores
-from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS, content_loss, gram_matrix, style_loss
+from course_lib.recipes.gatys import stylisation_scores
 from course_lib.models.transformer_net import TransformerNet, load_style_checkpoint, style_checkpoint_names
 from course_lib.models.vgg import vgg_features
+from course_lib.recipes.perceptual import PAPER_SPEEDUP, gatys_elapsed
 
-PAPER_SPEEDUP = {100: 212, 300: 636, 500: 1060}  # Johnson et al. Table 1, 256x256
 TARGET_AT_500 = 500
 GABOR_TARGET = 0.5
 
@@ -63,29 +64,6 @@ def transform_net_seconds(width: int, image: torch.Tensor, repeats: int = 5) -> 
     return sorted(times)[len(times) // 2]
 
 
-def gatys_elapsed(content: torch.Tensor, style: torch.Tensor, iterations: int) -> list[float]:
-    """Elapsed seconds after each of ``iterations`` L-BFGS function evaluations."""
-    phi = vgg_features(STYLE_LAYERS + [CONTENT_LAYER], verbose=False)
-    with torch.no_grad():
-        grams = {n: gram_matrix(f) for n, f in phi(style).items() if n in STYLE_LAYERS}
-        target = phi(content)[CONTENT_LAYER]
-    x = content.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x], max_iter=iterations, max_eval=iterations, history_size=20,
-                                  tolerance_grad=0, tolerance_change=0)
-    stamps, start = [], time.perf_counter()
-
-    def closure():
-        optimizer.zero_grad()
-        features = phi(x.clamp(0, 1))
-        loss = content_loss(features[CONTENT_LAYER], target) + 5 * style_loss(features, grams)
-        loss.backward()
-        stamps.append(time.perf_counter() - start)
-        return loss
-
-    optimizer.step(closure)
-    return stamps
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timed", type=int, default=500,
@@ -97,7 +75,7 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}x{args.size}")
     checkpoint_table()
     net_seconds = {w: transform_net_seconds(w, content) for w in (32, 16)}
-    stamps = gatys_elapsed(content, style, args.timed)
+    stamps = gatys_elapsed(content[0], style[0], args.timed)
     per_iteration = stamps[-1] / len(stamps)
     print(vgg_features(["relu1_1"], verbose=False).source_description)
     print(f"transform net forward: width 32 {net_seconds[32] * 1e3:.0f} ms, width 16 {net_seconds[16] * 1e3:.0f} ms")

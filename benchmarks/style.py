@@ -23,7 +23,7 @@ import time
 
 from course_lib.data import generated_style, sample_image
 from course_lib.data.generated_styles import GENERATED_STYLES
-from course_lib.losses.gatys import synthesize, texture_progress
+from course_lib.recipes.gatys import synthesize, texture_progress
 from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS
 from course_lib.metrics import ssim_y
 from course_lib.models.vgg import vgg_features

@@ -4,7 +4,7 @@
     COURSE_MODE=fast .venv/bin/python benchmarks/unet.py
 
 1. A small same-padded U-Net trained on ShapesDataset, mean IoU on held-out shapes (target >= 0.95).
-2. Notebook 02's recipe (``course_lib.models.unet.cells_recipe()``): a U-Net trained twice on
+2. Notebook 02's recipe and training (``course_lib.recipes.unet``): a U-Net trained twice on
    touching cells, with plain cross entropy and with the border weight map of Eq. 2 (same seed,
    data and steps): foreground mean IoU and touching cells split correctly (IoU > 0.5) on
    held-out images.
@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader
 
 from course_lib.config import pick, seed_everything
 from course_lib.data import NUM_CLASSES, ShapesDataset
-from course_lib.data.cells import TouchingCellsDataset, split_touching_objects
 from course_lib.metrics import mean_iou
-from course_lib.models.unet import UNet, cells_recipe, pixel_weighted_cross_entropy, unet_weight_map
+from course_lib.models.unet import UNet
 from course_lib.ops.tiling import mirror_pad, overlap_tile_predict
+from course_lib.recipes.unet import cells_data, cells_recipe, evaluate, train
 from course_lib.train import fit, predict
 
 SHAPES_TRAIN, SHAPES_SIZE, SHAPES_EPOCHS = pick(fast=256, full=8192), 64, pick(fast=2, full=10)
@@ -49,26 +49,13 @@ def shapes() -> dict:
 
 
 def cells(weighted: bool) -> dict:
-    """Notebook 02's recipe on touching cells: plain cross entropy, or the border weight map."""
+    """Notebook 02's recipe and training on touching cells: plain cross entropy, or the border weight map."""
     recipe = cells_recipe()
-    seed_everything(0)
-    train = TouchingCellsDataset(recipe.n_train, size=recipe.image_size, seed=0)
-    test = TouchingCellsDataset(recipe.n_test, size=recipe.image_size, seed=1)
-    items = [(image, {"mask": (instances > 0).long(),
-                      "weight": unet_weight_map(instances, w0=recipe.w0, sigma=recipe.sigma) if weighted
-                      else torch.ones(instances.shape)})
-             for image, instances in train]
-    model = UNet(1, 2, base_channels=recipe.base_channels, padding="same", depth=recipe.depth, batch_norm=True)
+    train_cells, test_cells = cells_data(recipe)
     start = time.perf_counter()
-    fit(model, lambda out, t: pixel_weighted_cross_entropy(out, t["mask"], t["weight"]),
-        DataLoader(items, batch_size=recipe.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)),
-        epochs=recipe.epochs, plot=False)
+    model = train(recipe, train_cells, w0=recipe.w0 if weighted else 0, plot=False)
     seconds = time.perf_counter() - start
-    predicted = predict(model, test.data["images"], batch_size=32).argmax(1)
-    instances = test.data["instances"]
-    counts = [split_touching_objects(p, i) for p, i in zip(predicted, instances)]
-    return {"miou": mean_iou(predicted, (instances > 0).long(), 2), "seconds": seconds,
-            "split": sum(s for s, _ in counts), "touching": sum(t for _, t in counts)}
+    return {**evaluate(model, test_cells), "seconds": seconds}
 
 
 def tiling() -> float:

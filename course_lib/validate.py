@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["NotAnInt", "check_int", "check_module", "check_float_batch", "check_image_batch",
+__all__ = ["NotAnInt", "check_int", "check_module", "check_float_batch", "check_image_batch", "check_layer_pair",
            "check_image_range"]
 
 
@@ -47,6 +47,17 @@ def check_float_batch(x, name: str, where: str, layout: str = "(N, C, H, W)") ->
         raise TypeError(f"{where}: {name} must be a float tensor, got dtype {x.dtype}")
     if x.ndim != 4:
         raise ValueError(f"{where}: {name} must be a batch {layout}, got shape {tuple(x.shape)}")
+
+
+def check_layer_pair(b, r, where: str) -> None:
+    """Raise a clear error, prefixed with ``where``, unless ``b`` and ``r`` are float batches of one shape,
+    at least 2 x 2 (two image layers whose gradients are compared, as in reflection separation)."""
+    check_float_batch(b, "b", where)
+    check_float_batch(r, "r", where)
+    if b.shape != r.shape:
+        raise ValueError(f"{where}: b and r must have the same shape, got {tuple(b.shape)} and {tuple(r.shape)}")
+    if min(b.shape[-2:]) < 2:
+        raise ValueError(f"{where}: images must be at least 2x2 to have gradients, got {tuple(b.shape[-2:])}")
 
 
 def check_image_batch(x, name: str = "input") -> None:

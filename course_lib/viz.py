@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from course_lib.validate import check_int
 
 __all__ = ["PALETTE", "show_images", "colorize_mask", "overlay_mask", "legend_handles",
-           "show_feature_maps", "plot_history", "paper_table"]
+           "show_feature_maps", "plot_history", "paper_table", "show_source", "mean_half_range", "show_row"]
 
 TITLE_SIZE = 13
 LABEL_SIZE = 12
@@ -261,3 +261,60 @@ def paper_table(rows, measured: str = "we measured") -> str:
     table = [("", "paper says", measured)] + rows
     widths = [max(len(row[k]) for row in table) for k in range(2)]
     return "\n".join(f"{what:<{widths[0]}}   {paper:<{widths[1]}}   {ours}".rstrip() for what, paper, ours in table)
+
+
+def show_source(*functions) -> None:
+    """Show the source of library functions in the notebook, as a highlighted code block: how a recipe's
+    ``train`` is written, without copying it into a cell (``show_source(recipes.unet.train)``)."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    if not functions or not all(callable(f) for f in functions):
+        raise TypeError("show_source takes one or more functions or classes")
+    code = "\n\n".join(inspect.getsource(f).rstrip() for f in functions)
+    display(Markdown(f"```python\n{code}\n```"))
+
+
+def mean_half_range(values, digits: int = 3) -> str:
+    """``"mean ± h"`` of per-seed numbers, ``h`` half their range (max − min): the spread the course's
+    tables print with a few seeds (``mean_half_range([0.91, 0.93, 0.92])`` → ``"0.920 ± 0.010"``)."""
+    values = torch.tensor([float(v) for v in values])
+    if values.numel() == 0:
+        raise ValueError("mean_half_range needs at least one value")
+    return f"{values.mean():.{digits}f} ± {(values.max() - values.min()) / 2:.{digits}f}"
+
+
+def show_row(images, titles=None, axes=None, size: float = 3.0) -> None:
+    """Images side by side, each with its title: in a new figure, at most five to a row and 10 inches wide
+    (``size`` inches per image or less), shown at once; or drawn into ``axes`` (one per image, e.g. a row of a grid you made, to which you add
+    more). Images as :func:`show_images` takes them (float ``(C, H, W)`` clamped to [0, 1]; integer label
+    maps in :data:`PALETTE` colours)."""
+    images = list(images)
+    if not images:
+        raise ValueError("images is empty")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    fig = None
+    if axes is None:
+        columns = min(len(images), 5)
+        rows = -(-len(images) // columns)
+        size = min(size, 10 / columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.6) * rows), squeeze=False)
+        for ax in axes.flat[len(images):]:
+            ax.set_axis_off()
+    axes = list(np.ravel(axes))
+    if len(axes) < len(images):
+        raise ValueError(f"got {len(images)} images but {len(axes)} axes")
+    for i, (ax, image) in enumerate(zip(axes, images)):
+        a = _to_hwc(image, f"images[{i}]")
+        if a.dtype == np.int64:
+            ax.imshow(colorize_mask(a).permute(1, 2, 0).numpy(), interpolation="nearest")
+        else:
+            ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=TITLE_SIZE)
+    if fig is not None:
+        fig.tight_layout()
+        plt.show()

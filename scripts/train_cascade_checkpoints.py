@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/train_cascade_checkpoints.py    # writes course_lib/checkpoints/icnet/*.pt
 
-What it trains: ``train_cascade_pair(icnet_recipe())`` (``course_lib.models.icnet``) in full mode, seed 0: PSPNet
+What it trains: ``train_cascade_pair(icnet_recipe())`` (``course_lib.recipes.backbones_pyramid``) in full mode, seed 0: PSPNet
 at full resolution and ICNet (with ``CascadeLoss``), each on the same 768 context scenes of 128 px for 10 epochs
 with the pyramid experiment's one-cycle rate. That is what notebook 05b trained in its own run before; it now
 loads these two files and measures them (held-out mean IoU, latency at 1024 x 2048), which leaves the notebook's
@@ -24,8 +24,8 @@ import torch
 
 from course_lib import setup
 from course_lib.config import REPO_ROOT
-from course_lib.models.icnet import (cascade_experiment, icnet_recipe, load_cascade_checkpoints,
-                                     save_cascade_checkpoints, train_cascade_pair)
+from course_lib.recipes.backbones_pyramid import (cascade_experiment, icnet_recipe, load_cascade_checkpoints,
+                                                  save_cascade_checkpoints, train_cascade_pair)
 
 
 def main(argv=None):

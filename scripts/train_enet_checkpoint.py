@@ -23,8 +23,8 @@ import torch
 
 from course_lib import setup
 from course_lib.config import REPO_ROOT
-from course_lib.models.enet import (ENET_CHECKPOINT, FULL_ENET_RECIPE, held_out_iou, load_enet_checkpoint,
-                                    save_enet_checkpoint, train_enet)
+from course_lib.recipes.enet import (ENET_CHECKPOINT, FULL_ENET_RECIPE, held_out_iou, load_enet_checkpoint,
+                                     save_enet_checkpoint, train_enet)
 
 OUT = REPO_ROOT / "course_lib" / ENET_CHECKPOINT
 SEED = 0

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/train_mask_rcnn_checkpoint.py         # writes course_lib/checkpoints/mask_rcnn/shapes.pt
 
 Notebook 04 trains the model for ``recipe.notebook_epochs`` epochs to show the losses fall, then loads
-this checkpoint: the full recipe (``course_lib.models.mask_rcnn.FULL_RECIPE``: 1,000 shapes of 128 px,
+this checkpoint: the full recipe (``course_lib.recipes.mask_rcnn.FULL_RECIPE``: 1,000 shapes of 128 px,
 10 epochs, AdamW with a one-cycle rate up to 4e-3, flips), trained by the same function,
 ``train_small_mask_rcnn``, seed 0, in about nine minutes on 2 CPU cores. Weights are stored in half
 precision (about 3 MB); ``meta`` records the recipe, the training time and the held-out COCO AP that
@@ -19,8 +19,8 @@ import torch
 
 from course_lib import setup
 from course_lib.data import ShapesDataset
-from course_lib.models.mask_rcnn import (CHECKPOINT, FULL_RECIPE, instance_ap, load_mask_rcnn_checkpoint,
-                                         save_mask_rcnn_checkpoint, train_small_mask_rcnn)
+from course_lib.recipes.mask_rcnn import (CHECKPOINT, FULL_RECIPE, instance_ap, load_mask_rcnn_checkpoint,
+                                          save_mask_rcnn_checkpoint, train_small_mask_rcnn)
 
 OUT = Path(__file__).resolve().parents[1] / "course_lib" / "checkpoints" / CHECKPOINT
 

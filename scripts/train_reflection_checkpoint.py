@@ -4,7 +4,7 @@
     .venv/bin/python scripts/train_reflection_checkpoint.py --seed 1 --out /tmp/seed1.pt
 
 writes ``course_lib/checkpoints/reflection/linear_light.pt`` (about 0.1 MB) that notebook 10 loads with
-``load_linear_light_checkpoint()``. What it trains (``course_lib.models.reflection.train_linear_light``):
+``load_linear_light_checkpoint()``. What it trains (``course_lib.recipes.reflection.train_linear_light``):
 
 * ``LinearLightSeparationNet(24, reflection_sigma=1.5)``: the context-aggregation layers of ``SeparationNet``
   with a head that undoes the §4 blend model in linear light, B = (I - R) / t with R a blurred share of I;
@@ -62,9 +62,9 @@ from course_lib.config import REPO_ROOT
 from course_lib.data import TRAIN_IMAGES
 from course_lib.data.reflection import reflection_training_pairs
 from course_lib.metrics import psnr, ssim
-from course_lib.models.reflection import (LINEAR_LIGHT_CHECKPOINT, LINEAR_LIGHT_SSIM_WEIGHT, DoNothing,
-                                          RelativeSmoothness, comparison_table, evaluate_separation,
-                                          linear_light_recipe, separate, train_linear_light)
+from course_lib.models.reflection import DoNothing, RelativeSmoothness
+from course_lib.recipes.reflection import (LINEAR_LIGHT_CHECKPOINT, LINEAR_LIGHT_SSIM_WEIGHT, comparison_table,
+                                           evaluate_separation, linear_light_recipe, separate, train_linear_light)
 
 
 def save(model, meta: dict, out: Path) -> None:

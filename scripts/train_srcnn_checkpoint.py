@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/train_srcnn_checkpoint.py        # writes course_lib/checkpoints/srcnn/srcnn_x3.pt
 
-What it trains: ``train_srcnn(FULL_SR_RECIPE)`` (``course_lib.models.srcnn``), the residual 9-1-5 SRCNN at x3,
+What it trains: ``train_srcnn(FULL_SR_RECIPE)`` (``course_lib.recipes.super_resolution``), the residual 9-1-5 SRCNN at x3,
 seed 0, on 16,384 random 48x48 patches of ``TRAIN_IMAGES`` for 16 epochs, MSE on Y, Adam with a one-cycle rate
 up to 1e-3: exactly what notebook 11 trained in full mode before, and what ``benchmarks/applications.py
 super_resolution`` trains from scratch. It takes 7 to 12 minutes on 2 CPU threads (the shipped file: 703 s,
@@ -25,8 +25,9 @@ import torch
 
 from course_lib import setup
 from course_lib.config import REPO_ROOT
-from course_lib.models.srcnn import (FULL_SR_RECIPE, SRCNN_CHECKPOINT, Bicubic, load_srcnn_checkpoint,
-                                     save_srcnn_checkpoint, sr_quality, train_srcnn)
+from course_lib.models.srcnn import Bicubic
+from course_lib.recipes.super_resolution import (FULL_SR_RECIPE, SRCNN_CHECKPOINT, load_srcnn_checkpoint,
+                                                 save_srcnn_checkpoint, sr_quality, train_srcnn)
 
 OUT = REPO_ROOT / "course_lib" / SRCNN_CHECKPOINT
 

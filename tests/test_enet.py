@@ -1,14 +1,14 @@
-"""course_lib.models.enet against the paper (Table 1, §3-§5) and against torch's own operators."""
+"""course_lib.models.enet (and notebook 03's training, course_lib.recipes.enet) against the paper (Table 1, §3-§5) and against torch's own operators."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_lib.config import REPO_ROOT
-from course_lib.models.enet import (ENET_CHECKPOINT, FULL_ENET_RECIPE, AsymmetricConv, DownsamplingBottleneck, ENet,
-                                    ENetRecipe, InitialBlock, RegularBottleneck, UpsamplingBottleneck, class_weights,
-                                    held_out_iou, load_enet_checkpoint, realtime_table, save_enet_checkpoint,
-                                    structure, train_enet)
+from course_lib.models.enet import (AsymmetricConv, DownsamplingBottleneck, ENet, InitialBlock, RegularBottleneck,
+                                    UpsamplingBottleneck, class_weights, realtime_table, structure)
+from course_lib.recipes.enet import (ENET_CHECKPOINT, FULL_ENET_RECIPE, ENetRecipe, held_out_iou, load_enet_checkpoint,
+                                     save_enet_checkpoint, train_enet)
 
 # Table 1 of the paper, for a 512 x 512 input and C classes: (name, type, output size).
 C = 4
@@ -324,7 +324,7 @@ def test_the_shipped_enet_checkpoint_is_the_full_recipe_and_scores_its_meta():
 
 
 def test_enet_checkpoint_is_missing_names_the_script(monkeypatch):
-    import course_lib.models.enet as enet
+    import course_lib.recipes.enet as enet
 
     monkeypatch.setattr(enet, "ENET_CHECKPOINT", "checkpoints/enet/absent.pt")
     with pytest.raises(FileNotFoundError, match="scripts/train_enet_checkpoint.py"):

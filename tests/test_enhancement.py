@@ -7,10 +7,11 @@ import torch
 from skimage import exposure as sk_exposure
 
 from course_lib.data.exposure import camera_response, exposure_stack, inverse_camera_response
+from course_lib.losses.enhancement import sice_loss
 from course_lib.metrics import rgb_to_ycbcr
-from course_lib.models.sice import (BASELINES, SICE, EnhanceRecipe, OneStage, enhance, evaluate_enhancers,
-                                    frequency_split, guided_filter, held_out_pairs, on_luminance, one_stage_like,
-                                    sice_loss)
+from course_lib.models.sice import BASELINES, SICE, OneStage, frequency_split, on_luminance, one_stage_like
+from course_lib.ops.guided_filter import guided_filter
+from course_lib.recipes.enhancement import EnhanceRecipe, enhance, evaluate_enhancers, held_out_pairs
 from course_lib.ops.exposure_fusion import (collapse, contrast, exposure_fusion, fusion_weights, gaussian_pyramid,
                                             laplacian_pyramid, pyramid_blend, saturation, well_exposedness)
 from course_lib.profiling import count_parameters
@@ -179,14 +180,14 @@ def test_held_out_pairs_and_evaluation():
 
 @pytest.mark.parametrize("verbose", [True, False])
 def test_train_networks_passes_verbose_to_fit_for_both_networks(verbose, monkeypatch):
-    import course_lib.models.sice as sice
+    import course_lib.recipes.enhancement as enhancement
 
     seen = []
-    monkeypatch.setattr(sice, "fit", lambda *args, **kwargs: seen.append(kwargs["verbose"]) or {})
-    monkeypatch.setattr(sice, "enhancement_training_data", lambda recipe: torch.utils.data.TensorDataset(
+    monkeypatch.setattr(enhancement, "fit", lambda *args, **kwargs: seen.append(kwargs["verbose"]) or {})
+    monkeypatch.setattr(enhancement, "enhancement_training_data", lambda recipe: torch.utils.data.TensorDataset(
         torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)))
-    networks = sice.train_networks(EnhanceRecipe(image_size=32, n_patches=4, epochs=1), seed=0, verbose=verbose)
-    assert list(networks) == list(sice.NETWORKS) and seen == [verbose] * len(sice.NETWORKS)
+    networks = enhancement.train_networks(EnhanceRecipe(image_size=32, n_patches=4, epochs=1), seed=0, verbose=verbose)
+    assert list(networks) == list(enhancement.NETWORKS) and seen == [verbose] * len(enhancement.NETWORKS)
 
 
 # --- exposure fusion against an independent transcription of Mertens et al. 2007 ----------------------
@@ -319,7 +320,7 @@ def test_no_split_ablation_differs_only_by_the_split():
 
 
 def test_chroma_deviation_is_zero_on_grey_and_counts_in_grey_levels():
-    from course_lib.models.sice import chroma_deviation
+    from course_lib.recipes.enhancement import chroma_deviation
     grey = (0.2 + 0.6 * torch.rand(1, 8, 8)).expand(3, 8, 8)
     assert chroma_deviation(grey) == pytest.approx(0, abs=1e-4)
     shifted = rgb_to_ycbcr(grey).clone()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib.data import GENERATED_STYLES, generated_style, sample_image, style_image
-from course_lib.losses.gatys import (GABOR_ANGLES, GABOR_FREQUENCIES, colour_histogram, gabor_energies,
+from course_lib.recipes.gatys import (GABOR_ANGLES, GABOR_FREQUENCIES, colour_histogram, gabor_energies,
                                      stylisation_scores, synthesize, texture_progress)
 from course_lib.losses.style import CONTENT_LAYER, STYLE_LAYERS
 from course_lib.metrics import ssim_y

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models.icnet import CascadeFeatureFusion, CascadeLoss, ICNet
+from course_lib.losses.segmentation import CascadeLoss
+from course_lib.models.icnet import CascadeFeatureFusion, ICNet
 from course_lib.models.pspnet import PSPNet
 from course_lib.profiling import count_flops
 
@@ -90,7 +91,7 @@ def test_nearest_label_downsampling_then_bilinear_upsampling_shows_masks_1_5_px_
 
 
 def test_cascade_checkpoints_round_trip_keeps_the_weights_to_half_precision(tmp_path):
-    from course_lib.models.icnet import load_cascade_checkpoints, save_cascade_checkpoints
+    from course_lib.recipes.backbones_pyramid import load_cascade_checkpoints, save_cascade_checkpoints
 
     torch.manual_seed(0)
     models = {"PSPNet, full resolution": PSPNet(3).eval(), "ICNet": ICNet(3).eval()}
@@ -113,7 +114,7 @@ def test_the_shipped_cascade_pair_is_the_full_recipe_and_scores_its_meta():
     held-out scenes, and ICNet is within 5 points of the heavy network (the benchmark's target)."""
     from dataclasses import asdict, replace
 
-    from course_lib.models.icnet import ICNetRecipe, cascade_experiment, load_cascade_checkpoints
+    from course_lib.recipes.backbones_pyramid import ICNetRecipe, cascade_experiment, load_cascade_checkpoints
 
     pair = load_cascade_checkpoints()
     full = ICNetRecipe()
@@ -125,7 +126,7 @@ def test_the_shipped_cascade_pair_is_the_full_recipe_and_scores_its_meta():
 
 
 def test_cascade_checkpoint_missing_names_the_script(tmp_path):
-    from course_lib.models.icnet import load_cascade_checkpoints
+    from course_lib.recipes.backbones_pyramid import load_cascade_checkpoints
 
     with pytest.raises(FileNotFoundError, match="scripts/train_cascade_checkpoints.py"):
         load_cascade_checkpoints(tmp_path)

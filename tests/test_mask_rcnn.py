@@ -7,11 +7,11 @@ from torchvision.models.detection.roi_heads import maskrcnn_loss, project_masks_
 from torchvision.ops.poolers import LevelMapper
 
 from course_lib.data import ShapesDataset
+from course_lib.losses.detection import mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
-from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, TrainingLosses, ablation_summary, cell_gradient,
-                                         evaluate_mask_head, fpn_level, mask_loss,
-                                         mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn,
-                                         total_loss, train_mask_head)
+from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, TrainingLosses, cell_gradient, fpn_level,
+                                         mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn)
+from course_lib.recipes.mask_rcnn import ablation_summary, evaluate_mask_head, train_mask_head
 from course_lib.metrics import mean_average_precision
 from course_lib.ops.receptive_field import support_centre
 from course_lib.weights import cached_weights_path
@@ -218,7 +218,7 @@ def test_pretrained_model_offline_without_the_file_says_so_in_one_line(torch_hom
 
 
 def test_stage_seconds_times_every_stage_of_one_inference(shapes):
-    from course_lib.models.mask_rcnn import stage_seconds
+    from course_lib.recipes.mask_rcnn import stage_seconds
 
     times = stage_seconds(small_mask_rcnn(image_size=64), [shapes[0][0].as_subclass(torch.Tensor)], repeats=1)
     assert list(times) == ["transform", "backbone", "rpn", "roi_heads", "postprocess"]
@@ -231,12 +231,13 @@ def test_overlaps_other_class_flags_boxes_that_meet_a_box_of_another_class():
             boxes = torch.tensor([[0.0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30], [25, 25, 35, 35]])
             yield None, {"boxes": boxes, "labels": torch.tensor([1, 2, 3, 3])}   # 0-1 meet, 2-3 same class
             yield None, {"boxes": torch.tensor([[0.0, 0, 10, 10], [10, 0, 20, 10]]), "labels": torch.tensor([1, 2])}
-    from course_lib.models.mask_rcnn import overlaps_other_class
+    from course_lib.recipes.mask_rcnn import overlaps_other_class
     assert overlaps_other_class(Two()).tolist() == [True, True, False, False, False, False]  # touching is no overlap
 
 
 def test_instance_ious_summarise_to_evaluate_mask_head():
-    from course_lib.models.mask_rcnn import MaskHeadOnly, evaluate_mask_head, instance_ious
+    from course_lib.models.mask_rcnn import MaskHeadOnly
+    from course_lib.recipes.mask_rcnn import evaluate_mask_head, instance_ious
     data = list(ShapesDataset(4, 128, seed=3, task="instance"))
     torch.manual_seed(0)
     model = MaskHeadOnly(8)
@@ -263,7 +264,8 @@ def test_a_softmax_head_is_read_by_its_class_or_as_any_class():
 
 
 def test_checkpoint_round_trip_keeps_the_weights_to_half_precision(tmp_path):
-    from course_lib.models.mask_rcnn import load_mask_rcnn_checkpoint, save_mask_rcnn_checkpoint, small_mask_rcnn
+    from course_lib.models.mask_rcnn import small_mask_rcnn
+    from course_lib.recipes.mask_rcnn import load_mask_rcnn_checkpoint, save_mask_rcnn_checkpoint
     torch.manual_seed(0)
     model = small_mask_rcnn()
     save_mask_rcnn_checkpoint(model, tmp_path / "m.pt", {"image_size": 128, "seconds": 0})
@@ -276,7 +278,7 @@ def test_checkpoint_round_trip_keeps_the_weights_to_half_precision(tmp_path):
 def test_the_shipped_checkpoint_is_the_full_recipe_and_detects_held_out_shapes():
     """Its meta records the full recipe and the held-out AP measured after training; reloaded from half
     precision it still finds the shapes of a few held-out images."""
-    from course_lib.models.mask_rcnn import FULL_RECIPE, instance_ap, load_mask_rcnn_checkpoint
+    from course_lib.recipes.mask_rcnn import FULL_RECIPE, instance_ap, load_mask_rcnn_checkpoint
     model = load_mask_rcnn_checkpoint()
     assert model.meta["recipe"]["epochs"] == FULL_RECIPE.epochs
     assert model.meta["held_out_ap"]["mask"]["AP50"] > 0.8

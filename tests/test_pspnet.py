@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from course_lib.arithmetic import receptive_field
 from course_lib.data.context import CUE_COLOURS, CUE_GAP, context_scenes, dihedral, random_dihedral, render_scene
-from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone, train_segmentation
+from course_lib.models.pspnet import BACKBONE_LAYERS, PSPNet, PyramidPoolingModule, backbone
+from course_lib.recipes.backbones_pyramid import train_segmentation
 from course_lib.ops.receptive_field import effective_receptive_field, extent
 
 

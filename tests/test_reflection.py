@@ -1,4 +1,4 @@
-"""Reflection separation (course_lib.data.reflection, course_lib.models.reflection): the blend recipe
+"""Reflection separation (course_lib.data.reflection, course_lib.models.reflection, course_lib.recipes.reflection): the blend recipe
 against a hand computation, the exclusion loss against Eq. 4-5 worked by hand, the gradient
 correlation against numpy, the baseline and the network's shapes, bad input."""
 import math
@@ -14,12 +14,13 @@ from torchvision.transforms.v2 import functional as TF
 from course_lib.data import HELD_OUT_IMAGES, sample_image
 from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, evaluation_blends, random_blends,
                                         reflection_training_pairs, synthesize_blend)
+from course_lib.losses.reflection import exclusion_loss, separation_loss
 from course_lib.metrics import psnr, ssim
-from course_lib.models.reflection import (LINEAR_LIGHT_CHECKPOINT, LinearLightSeparationNet, ReflectionRecipe,
-                                          DoNothing, RelativeSmoothness, SeparationNet, comparison_table, exclusion_loss,
-                                          paired_comparison,
-                                          gradient_correlation, linear_light_recipe, load_linear_light_checkpoint,
-                                          separate, separation_loss, train_separation)
+from course_lib.models.reflection import (DoNothing, LinearLightSeparationNet, RelativeSmoothness, SeparationNet,
+                                          gradient_correlation)
+from course_lib.recipes.reflection import (LINEAR_LIGHT_CHECKPOINT, ReflectionRecipe, comparison_table,
+                                           linear_light_recipe, load_linear_light_checkpoint, paired_comparison,
+                                           separate, train_separation)
 from tests.bad_images import BAD_IMAGE_BATCHES
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from course_lib.models.pspnet import PSPNet
-from course_lib.models.self_training import SemiSupervisedRecipe, ema_teacher_self_training, pseudo_labels
+from course_lib.models.self_training import pseudo_labels
+from course_lib.recipes.backbones_pyramid import SemiSupervisedRecipe, ema_teacher_self_training
 
 
 def test_pseudo_labels_against_a_loop():

@@ -1,4 +1,4 @@
-"""SRCNN and ESPCN (course_lib.models.srcnn, .espcn): shapes, the papers' sizes, pixel shuffle against
+"""SRCNN and ESPCN (course_lib.models.srcnn, .espcn; notebook 11's training, course_lib.recipes.super_resolution): shapes, the papers' sizes, pixel shuffle against
 nn.PixelShuffle, ICNR as nearest-neighbour upsampling at initialisation, the colour pipeline."""
 import re
 
@@ -10,9 +10,10 @@ from torch import nn
 from course_lib.data.degrade import cubic_upscale, upscale
 from course_lib.metrics import rgb_to_ycbcr, ycbcr_to_rgb
 from course_lib.models.espcn import ESPCN, icnr, pixel_shuffle
-from course_lib.models.srcnn import (SRCNN, Bicubic, PerceptualSRRecipe, SRRecipe, compare_sr, evaluate_sr, held_out_pairs,
-                                    perceptual_sr_recipe, sr_quality, sr_training_data,
-                                    super_resolve)
+from course_lib.models.srcnn import SRCNN, Bicubic
+from course_lib.recipes.super_resolution import (PerceptualSRRecipe, SRRecipe, compare_sr, evaluate_sr,
+                                                 perceptual_sr_recipe, sr_held_out_pairs, sr_quality, sr_training_data,
+                                                 super_resolve)
 
 
 @pytest.mark.parametrize("scale, channels", [(2, 1), (3, 2), (4, 3)])
@@ -71,7 +72,7 @@ def test_residual_srcnn_starts_near_bicubic_and_bicubic_is_upscale():
 
 
 def test_super_resolve_keeps_bicubic_colour_and_the_networks_luminance():
-    low, high = held_out_pairs(3)["rocket"]
+    low, high = sr_held_out_pairs(3)["rocket"]
     out = super_resolve(Bicubic(3), low)
     assert out.shape == high.shape and out.min() >= 0 and out.max() <= 1
     expected = ycbcr_to_rgb(F.interpolate(rgb_to_ycbcr(low)[None], scale_factor=3, mode="bicubic")[0]).clamp(0, 1)
@@ -101,11 +102,11 @@ def test_compare_sr_reports_held_out_psnr_and_time_per_model():
 
 
 def test_train_sr_gives_fit_its_plot_title(monkeypatch):
-    import course_lib.models.srcnn as srcnn
+    import course_lib.recipes.super_resolution as super_resolution
 
     seen = {}
-    monkeypatch.setattr(srcnn, "fit", lambda *args, **kwargs: seen.update(kwargs) or {})
-    srcnn.train_sr(SRCNN(3), SRRecipe(n_patches=4, epochs=1), plot=False, title="SRCNN 9-1-5")
+    monkeypatch.setattr(super_resolution, "fit", lambda *args, **kwargs: seen.update(kwargs) or {})
+    super_resolution.train_sr(SRCNN(3), SRRecipe(n_patches=4, epochs=1), plot=False, title="SRCNN 9-1-5")
     assert seen["title"] == "SRCNN 9-1-5" and seen["plot"] is False
 
 
@@ -120,8 +121,8 @@ def test_sr_quality_is_the_metrics_on_each_held_out_image():
     from course_lib.metrics import high_frequency_ratio, psnr_y, ssim_y
 
     quality = sr_quality(Bicubic(3), 3)
-    assert list(quality) == list(held_out_pairs(3))
-    low, high = held_out_pairs(3)["camera"]
+    assert list(quality) == list(sr_held_out_pairs(3))
+    low, high = sr_held_out_pairs(3)["camera"]
     output = super_resolve(Bicubic(3), low)
     assert quality["camera"] == pytest.approx(dict(psnr=psnr_y(output, high, 3).item(), ssim=ssim_y(output, high, 3).item(),
                                                    detail=high_frequency_ratio(output, high, 3).item()))
@@ -129,7 +130,8 @@ def test_sr_quality_is_the_metrics_on_each_held_out_image():
 
 
 def test_perceptual_fine_tuning_feeds_clipped_rgb_to_the_loss_network_and_moves_the_model():
-    from course_lib.losses.perceptual import PerceptualLoss, fine_tune_sr_perceptual
+    from course_lib.losses.perceptual import PerceptualLoss
+    from course_lib.recipes.super_resolution import fine_tune_sr_perceptual
 
     seen = []
 
@@ -155,7 +157,7 @@ def test_perceptual_fine_tuning_feeds_clipped_rgb_to_the_loss_network_and_moves_
 
 
 def test_srcnn_checkpoint_round_trip_keeps_the_weights_to_half_precision(tmp_path):
-    from course_lib.models.srcnn import load_srcnn_checkpoint, save_srcnn_checkpoint
+    from course_lib.recipes.super_resolution import load_srcnn_checkpoint, save_srcnn_checkpoint
 
     torch.manual_seed(0)
     model = SRCNN(4, residual=False)
@@ -176,7 +178,7 @@ def test_the_shipped_srcnn_checkpoint_is_the_full_recipe_and_scores_its_meta():
     and beats bicubic by more than 1 dB."""
     from dataclasses import asdict
 
-    from course_lib.models.srcnn import FULL_SR_RECIPE, load_srcnn_checkpoint
+    from course_lib.recipes.super_resolution import FULL_SR_RECIPE, load_srcnn_checkpoint
 
     model = load_srcnn_checkpoint()
     assert model.meta["recipe"] == asdict(FULL_SR_RECIPE) and model.scale == FULL_SR_RECIPE.scale
@@ -187,8 +189,8 @@ def test_the_shipped_srcnn_checkpoint_is_the_full_recipe_and_scores_its_meta():
 
 
 def test_srcnn_checkpoint_is_missing_names_the_script(monkeypatch):
-    import course_lib.models.srcnn as srcnn
+    import course_lib.recipes.super_resolution as super_resolution
 
-    monkeypatch.setattr(srcnn, "SRCNN_CHECKPOINT", "checkpoints/srcnn/absent.pt")
+    monkeypatch.setattr(super_resolution, "SRCNN_CHECKPOINT", "checkpoints/srcnn/absent.pt")
     with pytest.raises(FileNotFoundError, match="scripts/train_srcnn_checkpoint.py"):
-        srcnn.load_srcnn_checkpoint()
+        super_resolution.load_srcnn_checkpoint()

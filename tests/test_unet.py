@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.losses.segmentation import pixel_weighted_cross_entropy
 from course_lib.models.unet import (UNet, border_weights, center_crop, class_balance_weights, crop_and_concat,
-                                    pixel_weighted_cross_entropy, unet_input_size, unet_output_size,
+                                    unet_input_size, unet_output_size,
                                     unet_weight_map, valid_input_sizes)
 
 

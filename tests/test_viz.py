@@ -161,3 +161,44 @@ def test_paper_table_says_what_rows_it_expects(rows):
 
     with pytest.raises(ValueError, match="string triples"):
         paper_table(rows)
+
+
+def test_show_source_displays_the_functions_code(monkeypatch):
+    import IPython.display
+
+    from course_lib.viz import show_source
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    show_source(_mask, _image)
+    assert len(shown) == 1 and shown[0].data.startswith("```python\ndef _mask(h=12, w=10):")
+    assert "def _image(" in shown[0].data and shown[0].data.endswith("```")
+    with pytest.raises(TypeError, match="functions or classes"):
+        show_source("not a function")
+
+
+def test_mean_half_range_is_the_mean_and_half_the_range():
+    from course_lib.viz import mean_half_range
+
+    assert mean_half_range([0.91, 0.93, 0.92]) == "0.920 ± 0.010"
+    assert mean_half_range([2, 2], digits=1) == "2.0 ± 0.0"
+    with pytest.raises(ValueError, match="at least one"):
+        mean_half_range([])
+
+
+def test_show_row_draws_into_given_axes_or_a_new_row(monkeypatch):
+    from course_lib.viz import show_row
+
+    fig, axes = plt.subplots(1, 3)
+    show_row([_image(), _mask(), _image(seed=1)], ["a", "b", "c"], axes=axes)
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"] and all(len(ax.images) == 1 for ax in axes)
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gcf()))
+    show_row([_image(), _image(seed=2)], ["x", "y"], size=2.0)
+    assert len(shown) == 1 and tuple(shown[0].get_size_inches()) == (4.0, 2.6)
+    show_row([_image(seed=i) for i in range(7)], size=3.0)  # wraps at five a row, 10 inches wide
+    assert len(shown) == 2 and tuple(shown[1].get_size_inches()) == (10.0, 2 * (2.0 + 0.6))
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        show_row([_image(), _image()], ["x"])
+    with pytest.raises(ValueError, match="3 images but 2 axes"):
+        show_row([_image()] * 3, axes=axes[:2])

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from course_lib.validate import check_image_range, check_int
 
-__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "cubic_kernel", "cubic_upscale", "upscale",
+__all__ = ["low_light", "random_low_light", "modcrop", "downscale", "cubic_kernel", "cubic_upscale", "bicubic", "upscale",
            "random_patches"]
 
 
@@ -111,6 +111,16 @@ def cubic_upscale(images: torch.Tensor, factor: int, a: float = -0.5) -> torch.T
     return rows @ images @ columns.T
 
 
+def bicubic(images: torch.Tensor, factor: int, a: float = -0.75) -> torch.Tensor:
+    """Bicubic upscaling of ``(..., H, W)`` by ``factor``, not clipped: PyTorch's
+    ``F.interpolate(..., mode="bicubic", align_corners=False)`` for its kernel ``a=-0.75``, otherwise
+    :func:`cubic_upscale` with Keys' kernel of parameter ``a`` (``-0.5``: MATLAB's). What
+    :func:`upscale` clips, and the super-resolution baseline ``models.srcnn.Bicubic``."""
+    if a == -0.75:
+        return F.interpolate(images, scale_factor=factor, mode="bicubic", align_corners=False)
+    return cubic_upscale(images, factor, a)
+
+
 def upscale(images: torch.Tensor, factor: int, a: float = -0.75) -> torch.Tensor:
     """Bicubic upscaling by ``factor``, clipped to [0, 1]: the baseline of super resolution and the
     input of SRCNN (Dong et al. 2014, §3.1: "upscale it to the desired size using bicubic").
@@ -119,11 +129,7 @@ def upscale(images: torch.Tensor, factor: int, a: float = -0.75) -> torch.Tensor
     check_image_range(images, "upscale")
     factor = check_int("factor", factor, 1, expected="a positive int (the scale)")
     batch = images if images.ndim == 4 else images[None]
-    if a == -0.75:
-        big = F.interpolate(batch, scale_factor=factor, mode="bicubic", align_corners=False)
-    else:
-        big = cubic_upscale(batch, factor, a)
-    big = big.clamp(0, 1)
+    big = bicubic(batch, factor, a).clamp(0, 1)
     return big if images.ndim == 4 else big[0]
 
 

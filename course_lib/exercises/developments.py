@@ -3,12 +3,12 @@ the receptive field of a dilated stack, the checkerboard score (05a); the pyrami
 PSPNet and the confidence mask of self-training's pseudo-labels (05b)."""
 import torch
 
+from course_lib.arithmetic import receptive_field
 from course_lib.checks import Exercise, module_case, run_int, run_module, seeded, uniform_int
 from course_lib.models.pspnet import PyramidPoolingModule
 from course_lib.models.self_training import pseudo_labels
 from course_lib.ops.checkerboard import checkerboard_score
 from course_lib.ops.crf import mean_field_update
-from course_lib.ops.receptive_field import receptive_field_size
 
 
 def _mean_field_cases(g):
@@ -70,7 +70,7 @@ def _pseudo_label_cases(g):
 
 EXERCISES = [
     Exercise("D.1", "mean_field_update", mean_field_update, _mean_field_cases, tol=1e-6),
-    Exercise("D.2", "receptive_field_size", receptive_field_size, _receptive_field_cases, run=run_int, tol=0),
+    Exercise("D.2", "receptive_field_size", receptive_field, _receptive_field_cases, run=run_int, tol=0),
     Exercise("D.3", "checkerboard_score", checkerboard_score, _checkerboard_cases, tol=1e-6),
     Exercise("D.4", "PyramidPoolingModule", PyramidPoolingModule, _pyramid_cases, run=run_module, tol=1e-5),
     Exercise("D.5", "pseudo_labels", pseudo_labels, _pseudo_label_cases, tol=0),

@@ -4,7 +4,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from course_lib.checks import CheckFailed, Exercise, call, uniform_int
-from course_lib.models.mask_rcnn import fpn_level, mask_loss
+from course_lib.losses.detection import mask_loss
+from course_lib.models.mask_rcnn import fpn_level
 from course_lib.ops.roi_align import bilinear_interpolate, roi_align_one_box
 
 

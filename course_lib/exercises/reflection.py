@@ -3,7 +3,8 @@ import torch
 
 from course_lib.checks import Exercise, uniform_int
 from course_lib.data.reflection import synthesize_blend
-from course_lib.models.reflection import exclusion_loss, gradient_correlation
+from course_lib.losses.reflection import exclusion_loss
+from course_lib.models.reflection import gradient_correlation
 
 
 def _blend_cases(g):

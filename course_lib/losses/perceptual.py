@@ -6,11 +6,9 @@
     loss = gradient_loss(output, target)                             # compare edges, not values
     loss = perceptual_training_step(net, phi, optimizer, inputs, targets)  # one SGD step through phi
     loss = style_transfer_objective(y_hat, phi(y_hat), phi(y)["relu2_2"], style_grams)  # Eq. 5
-    fine_tune_sr_perceptual(espcn, perceptual_sr_recipe(), seed=1)   # SR with Eq. 2 (§4.2), notebook 11
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping, Sequence
 
 import torch
@@ -18,11 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib.losses.style import content_loss, image_gradients, style_loss, tv_loss
-from course_lib.models.srcnn import PerceptualSRRecipe, train_sr
 from course_lib.validate import check_float_batch, check_image_batch
 
 __all__ = ["perceptual_loss", "PerceptualLoss", "perceptual_training_step", "gradient_loss", "image_gradients",
-           "style_transfer_objective", "fine_tune_sr_perceptual"]
+           "style_transfer_objective"]
 
 
 def _check_pair(output, target, what: str) -> None:
@@ -155,21 +152,3 @@ def style_transfer_objective(output: torch.Tensor, features_output: Mapping[str,
     return (content_weight * content_loss(features_output[content_layer], content_features)
             + style_weight * style_loss(features_output, style_grams)
             + tv_weight * tv_loss(output))
-
-
-def fine_tune_sr_perceptual(model: nn.Module, recipe: PerceptualSRRecipe, seed: int, loss: PerceptualLoss | None = None,
-                            plot: bool | None = None, title: str | None = None, verbose: bool = True) -> dict:
-    """Super resolution with the feature reconstruction loss (Johnson et al. 2016, §4.2: Eq. 2 at
-    relu2_2 instead of a per-pixel loss): fine-tune ``model`` (low-resolution Y to high-resolution Y,
-    e.g. an MSE-trained ESPCN) in place with ``recipe``,
-    its patches drawn by ``seed``. Y is clipped to [0, 1] and repeated to 3 channels for the loss
-    network. ``loss``: a ``PerceptualLoss`` to reuse (default: built from the recipe). Returns the
-    history of ``train_sr`` (progress bar; loss plot headed ``title`` unless ``plot=False``;
-    ``verbose=False``: no per-epoch lines)."""
-    loss = loss or PerceptualLoss([recipe.layer], source=recipe.source)
-
-    def on_luminance(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return loss(output.clamp(0, 1).expand(-1, 3, -1, -1), target.clamp(0, 1).expand(-1, 3, -1, -1))
-
-    return train_sr(model, replace(recipe.fine_tune, seed=seed), loss_fn=on_luminance, plot=plot, title=title,
-                    verbose=verbose)

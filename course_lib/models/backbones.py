@@ -5,27 +5,19 @@
 - :class:`DeepNet`: the degradation problem of He, Zhang, Ren & Sun (CVPR 2016, §1, Fig. 1; §4.2,
   Fig. 6) in miniature: a stack of 3 x 3 conv layers, **plain** or with **identity shortcuts** around
   every pair (their "basic block", Fig. 2), on 28 x 28 digits.
-- :class:`DegradationRecipe`, :func:`train_classifier` and :func:`degradation_experiment`: how notebook 05b and
-  ``benchmarks/developments.py`` train them.
+- ``course_lib.recipes.backbones_pyramid``: how notebook 05b and ``benchmarks/developments.py`` train them.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 from torchvision import models
 
-from course_lib.config import pick
-from course_lib.data import load_digits
 from course_lib.profiling import measure
-from course_lib.train import fit, predict
 from course_lib.validate import check_int
 
-__all__ = ["TORCHVISION_BACKBONES", "compare_backbones", "BasicBlock", "DeepNet", "DegradationRecipe",
-           "degradation_recipe", "train_classifier", "degradation_experiment"]
+__all__ = ["TORCHVISION_BACKBONES", "compare_backbones", "BasicBlock", "DeepNet"]
 
 TORCHVISION_BACKBONES = {  # name: (builder, year)
     "VGG-16": (models.vgg16, 2014),
@@ -84,55 +76,3 @@ class DeepNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.blocks(self.stem(x)).mean((-2, -1)))
-
-
-@dataclass(frozen=True)
-class DegradationRecipe:
-    """Plain nets of ``depths`` and a residual one of the deepest depth, each trained from seed 0 on
-    ``n_train`` rendered digits for ``epochs`` with SGD (momentum 0.9, ``lr``, He et al. §4.2) and
-    scored on ``n_val`` held-out digits; ``backbone_size`` and ``backbone_repeats`` for :func:`compare_backbones`."""
-
-    n_train: int = 2048
-    n_val: int = 512
-    depths: tuple[int, ...] = (8, 32)
-    epochs: int = 4
-    batch_size: int = 64
-    lr: float = 0.05
-    width: int = 16
-    backbone_size: int = 224
-    backbone_repeats: int = 3
-
-
-def degradation_recipe() -> DegradationRecipe:
-    """Full mode: 2048 digits, 4 epochs, backbones timed at 224 px; fast mode: 512 digits, 2 epochs, 112 px."""
-    return pick(fast=DegradationRecipe(n_train=512, n_val=256, epochs=2, backbone_size=112, backbone_repeats=1),
-                full=DegradationRecipe())
-
-
-def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: DegradationRecipe,
-                     *, device=None, plot: bool = False, title: str | None = None) -> dict:
-    """``fit`` ``model`` with cross-entropy and SGD (momentum 0.9) as ``recipe`` says; returns the history
-    (``step_loss``: the training loss of every step, the curve of He et al. Fig. 1)."""
-    loader = DataLoader(TensorDataset(images, labels), batch_size=recipe.batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9)
-    return fit(model, nn.CrossEntropyLoss(), loader, epochs=recipe.epochs, optimizer=optimizer, device=device,
-               plot=plot, title=title, verbose=False)
-
-
-def degradation_experiment(recipe: DegradationRecipe, device=None, plot: bool = False) -> dict:
-    """Train a plain :class:`DeepNet` of each of the recipe's depths and a residual one of the deepest,
-    from seed 0, on the same digits. Returns ``{name: {"history", "accuracy"}}`` (held-out accuracy),
-    names like ``"plain-8"`` and ``"residual-32"``."""
-    images, labels = load_digits(recipe.n_train, seed=0)
-    held_out, held_out_labels = load_digits(recipe.n_val, seed=1)
-    nets = [(depth, False) for depth in recipe.depths] + [(max(recipe.depths), True)]
-    result = {}
-    for depth, residual in nets:
-        name = f"{'residual' if residual else 'plain'}-{depth}"
-        torch.manual_seed(0)
-        model = DeepNet(depth, residual, recipe.width)
-        history = train_classifier(model, images, labels, recipe, device=device, plot=plot, title=name)
-        accuracy = (predict(model.cpu(), held_out).argmax(1) == held_out_labels).float().mean().item()
-        result[name] = {"history": history, "accuracy": accuracy}
-    return result

@@ -1,4 +1,4 @@
-"""The small networks of notebook 05a (slide D, "Developments", first half) and its recipe.
+"""The small networks of notebook 05a (slide D, "Developments", first half).
 
 - :class:`UpsamplingDecoder`: a two-layer decoder that upsamples 2x with one of three layers
   (Odena, Dumoulin & Olah, Distill 2016): a 3 x 3 stride-2 transposed convolution (kernel not
@@ -6,30 +6,18 @@
   road), or nearest-neighbour resize followed by a 3 x 3 convolution ("resize-convolution").
 - :func:`conv_stack`: four 3 x 3 convolutions, plain, strided, dilated 1-2-4-8 (Yu & Koltun 2016,
   §2) or dilated 2-2-2-2 (gridding), for receptive-field pictures.
-- :class:`DevelopmentsRecipe`: every number the notebook and ``benchmarks/developments.py`` share, and
-  the steps both run: :func:`train_decoder` (checkerboard score per epoch) and :func:`refinements`
-  (the network's labels, after SLIC voting, after the dense CRF).
+
+The notebook's experiments (its recipe, the decoders' training, the CRF refinements) are in
+``course_lib.recipes.developments``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.config import pick
-from course_lib.data import ShapesDataset
-from course_lib.metrics import boundary_f1, mean_iou
-from course_lib.models.fcn import FCNRecipe, bilinear_kernel, fcn_recipe
-from course_lib.ops.checkerboard import checkerboard_score
-from course_lib.ops.crf import CRFParams, dense_crf
-from course_lib.ops.superpixels import superpixel_vote
-from course_lib.train import fit, predict
+from course_lib.models.fcn import bilinear_kernel
 
-__all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack", "DevelopmentsRecipe",
-           "developments_recipe", "upsampling_pairs", "train_decoder", "refinements", "scaled_crf", "crf_weight_sweep"]
+__all__ = ["UPSAMPLING", "upsampling_layer", "UpsamplingDecoder", "STACKS", "conv_stack"]
 
 UPSAMPLING = ("deconv 3x3", "deconv 4x4 bilinear", "resize-conv")
 
@@ -82,83 +70,3 @@ def conv_stack(kind: str, channels: int = 4) -> nn.Sequential:
     layers = [nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=s, padding=d, dilation=d)
               for i, (s, d) in enumerate(STACKS[kind])]
     return nn.Sequential(*layers)
-
-
-@dataclass(frozen=True)
-class DevelopmentsRecipe:
-    """Notebook 05a and ``benchmarks/developments.py``: FCN-``fcn_variant`` trained with notebook 01's
-    recipe (``fcn``) for each of ``seeds``, refined by the dense CRF (``crf``, ``crf_iterations``) or SLIC
-    voting; the upsampling decoders trained ``decoder_epochs`` passes over ``decoder_images`` pairs
-    (:func:`upsampling_pairs`: shapes at ``fcn.image_size`` and their 2x average-pooled copies)."""
-
-    fcn: FCNRecipe
-    fcn_variant: str = "8s"
-    seeds: tuple[int, ...] = (0, 1, 2)
-    crf: CRFParams = CRFParams()
-    crf_iterations: int = 5
-    crf_weight_scales: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 1.0)
-    slic_segments: int = 100
-    slic_compactness: float = 30.0
-    decoder_images: int = 512
-    decoder_epochs: int = 10
-    decoder_batch: int = 16
-    decoder_lr: float = 3e-3
-
-
-def developments_recipe() -> DevelopmentsRecipe:
-    """The mode's recipe: notebook 01's FCN recipe; decoders on 512 pairs for 10 epochs in full mode,
-    128 pairs for 2 epochs in fast mode; the CRF weight sweep at three of the five scales in fast mode."""
-    return pick(fast=DevelopmentsRecipe(fcn=fcn_recipe(), decoder_images=128, decoder_epochs=2,
-                                        crf_weight_scales=(0.01, 0.1, 1.0)),
-                full=DevelopmentsRecipe(fcn=fcn_recipe()))
-
-
-def upsampling_pairs(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(low, high)``: ``n`` shapes images of ``size`` pixels (``high``) and their 2x average-pooled
-    copies (``low``), the task of :class:`UpsamplingDecoder`."""
-    high = torch.stack([image for image, _ in ShapesDataset(n, size=size, seed=seed)])
-    return F.avg_pool2d(high, 2), high
-
-
-def train_decoder(kind: str, train: tuple[torch.Tensor, torch.Tensor], val_low: torch.Tensor,
-                  recipe: DevelopmentsRecipe, device=None) -> tuple[UpsamplingDecoder, list[float]]:
-    """Train an :class:`UpsamplingDecoder` of ``kind`` on ``train = (low, high)`` pairs with the mean
-    squared error (seed 0, the recipe's batches, epochs and Adam learning rate), one ``fit`` epoch at a
-    time; returns it and the :func:`checkerboard_score` (border 2) of its outputs on ``val_low``
-    before training and after each epoch."""
-    torch.manual_seed(0)
-    decoder = UpsamplingDecoder(kind)
-    loader = DataLoader(TensorDataset(*train), batch_size=recipe.decoder_batch, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=recipe.decoder_lr)
-    scores = [checkerboard_score(predict(decoder, val_low), border=2)]
-    for _ in range(recipe.decoder_epochs):
-        fit(decoder, nn.MSELoss(), loader, epochs=1, optimizer=optimizer, device=device, plot=False, verbose=False)
-        scores.append(checkerboard_score(predict(decoder, val_low), border=2))
-    return decoder.cpu(), scores
-
-
-def refinements(images: torch.Tensor, probabilities: torch.Tensor, recipe: DevelopmentsRecipe) -> dict:
-    """The labels of the network (``"FCN"``), after SLIC majority voting and after the dense CRF,
-    for ``images`` ``(B, 3, H, W)`` and the network's ``probabilities`` ``(B, L, H, W)``."""
-    labels = probabilities.argmax(1)
-    return {"FCN": labels,
-            "+ SLIC vote": superpixel_vote(images, labels, recipe.slic_segments, recipe.slic_compactness),
-            "+ dense CRF": dense_crf(images, probabilities, recipe.crf_iterations, recipe.crf).argmax(1)}
-
-
-def scaled_crf(params: CRFParams, scale: float) -> CRFParams:
-    """``params`` with both kernel weights (``w_appearance``, ``w_smoothness``) multiplied by ``scale``."""
-    return replace(params, w_appearance=scale * params.w_appearance, w_smoothness=scale * params.w_smoothness)
-
-
-def crf_weight_sweep(images: torch.Tensor, probabilities: torch.Tensor, masks: torch.Tensor,
-                     recipe: DevelopmentsRecipe, num_classes: int) -> dict[float, tuple[float, float]]:
-    """``{scale: (mean IoU, boundary F1)}`` of the dense CRF's labels with the recipe's kernel weights
-    times each of ``recipe.crf_weight_scales`` (widths and iterations unchanged); scale 0 is the network."""
-    scores = {}
-    for scale in (0.0, *recipe.crf_weight_scales):
-        labels = (dense_crf(images, probabilities, recipe.crf_iterations, scaled_crf(recipe.crf, scale)).argmax(1)
-                  if scale else probabilities.argmax(1))
-        scores[scale] = (mean_iou(labels, masks, num_classes), boundary_f1(labels, masks))
-    return scores

@@ -7,26 +7,23 @@
   first block's output is the *guided* layer.
 - :class:`HintRegressor`: FitNets §2.2's convolutional regressor from the guided layer to the hint.
 - :class:`SoftTargets`: the transfer set with the teacher's logits (the slide's step b).
-- :class:`DigitsRecipe`: how notebook 08 trains the teacher and the students (and
-  ``benchmarks/distillation.py`` too).
+
+How notebook 08 (and ``benchmarks/distillation.py``) trains them: ``course_lib.recipes.distillation``.
 
 Every model returns logits; ``features(x)`` returns the intermediate map used for hints.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from course_lib.config import pick
 from course_lib.train import predict
 
 
-def conv_block(in_channels: int, out_channels: int, depth: int, batch_norm: bool = False) -> nn.Sequential:
-    """``depth`` 3×3 convs (padding 1) with ReLU (BatchNorm before it if asked), then a 2×2
-    max-pool: halves the resolution."""
+def vgg_block(in_channels: int, out_channels: int, depth: int, batch_norm: bool = False) -> nn.Sequential:
+    """A VGG block (Simonyan & Zisserman 2015): ``depth`` 3×3 convs (padding 1) with ReLU (BatchNorm before
+    it if asked), then a 2×2 max-pool: halves the resolution. (``models.pspnet.conv_block`` is one conv.)"""
     layers: list[nn.Module] = []
     for i in range(depth):
         layers += [nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1),
@@ -44,8 +41,8 @@ class TeacherNet(nn.Module):
 
     def __init__(self, width: int = 16, hidden: int = 1200, num_classes: int = 10, dropout: float = 0.5):
         super().__init__()
-        self.block1 = conv_block(1, width, 2)
-        self.block2 = conv_block(width, 2 * width, 2)
+        self.block1 = vgg_block(1, width, 2)
+        self.block2 = vgg_block(width, 2 * width, 2)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(2 * width * 49, hidden),
                                         nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
@@ -80,9 +77,9 @@ class FitNet(nn.Module):
 
     def __init__(self, width: int = 8, num_classes: int = 10, batch_norm: bool = True):
         super().__init__()
-        self.block1 = conv_block(1, width, 3, batch_norm)  # 28 -> 14: the guided layer
-        self.block2 = conv_block(width, 2 * width, 3, batch_norm)  # 14 -> 7
-        self.block3 = conv_block(2 * width, 2 * width, 3, batch_norm)  # 7 -> 3
+        self.block1 = vgg_block(1, width, 3, batch_norm)  # 28 -> 14: the guided layer
+        self.block2 = vgg_block(width, 2 * width, 3, batch_norm)  # 14 -> 7
+        self.block3 = vgg_block(2 * width, 2 * width, 3, batch_norm)  # 7 -> 3
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 9, num_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,29 +127,3 @@ class SoftTargets(Dataset):
 
     def __getitem__(self, index: int):
         return self.images[index], (self.labels[index], self.logits[index])
-
-
-@dataclass(frozen=True)
-class DigitsRecipe:
-    """How notebook 08 (Hinton et al. §3) trains the teacher (jittered inputs, Adam at
-    ``teacher_lr``), then the student MLP alone and distilled at temperature ``T`` with weight
-    ``alpha`` on the soft targets (Adam at 1e-3); ``benchmarks/distillation.py`` repeats it over
-    three seeds."""
-
-    n_train: int
-    n_test: int
-    teacher_epochs: int
-    student_epochs: int
-    batch_size: int = 128
-    teacher_lr: float = 2e-3
-    jitter: float = 2.0
-    hidden: int = 128
-    T: float = 4.0
-    alpha: float = 0.5
-
-
-def digits_recipe() -> DigitsRecipe:
-    """The mode's recipe: 3000 training and 10000 test digits, students trained 100 epochs, in full
-    mode; 1000 and 2000 digits, 20 epochs, in fast mode."""
-    return pick(fast=DigitsRecipe(n_train=1000, n_test=2000, teacher_epochs=10, student_epochs=20),
-                full=DigitsRecipe(n_train=3000, n_test=10000, teacher_epochs=10, student_epochs=100))

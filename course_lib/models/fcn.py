@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-from course_lib.config import pick
 from course_lib.validate import check_int
 
 __all__ = ["linear_to_conv", "convolutionalize", "bilinear_kernel", "upsampling", "add_skip", "fuse_8s", "crop",
-           "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone",
-           "FCNRecipe", "fcn_recipe"]
+           "FCN", "VARIANTS", "Geometry", "vgg16_backbone", "compact_backbone", "FCNBackbone"]
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -319,23 +316,3 @@ class FCN(nn.Module):
         if self.variant == "8s":
             score = add_skip(score, self.upscore_pool4, self.score_pool3(features["pool3"]), offsets["score_pool3"])
         return crop(self.upscore(score), offsets[self.variant], size)
-
-
-@dataclass(frozen=True)
-class FCNRecipe:
-    """How notebook 01 ("Effects") trains FCN-32s, -16s and -8s on the course's shapes, each from
-    the same seed with the compact backbone; ``benchmarks/fcn.py`` runs the same. Adam, plain
-    cross-entropy; held-out images use seed 1."""
-
-    image_size: int
-    n_train: int
-    n_val: int
-    epochs: int
-    batch_size: int = 16
-    lr: float = 3e-3
-
-
-def fcn_recipe() -> FCNRecipe:
-    """The mode's recipe: 1024 images of 64 x 64 for 8 epochs in full mode, 128 for one in fast mode."""
-    return pick(fast=FCNRecipe(image_size=64, n_train=128, n_val=32, epochs=1),
-                full=FCNRecipe(image_size=64, n_train=1024, n_val=256, epochs=8))

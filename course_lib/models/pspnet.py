@@ -5,26 +5,18 @@
   upsample each back bilinearly and concatenate them with the features.
 - :class:`PSPNet`: a small stride-4 backbone (:func:`backbone`), the module (or nothing, the baseline
   of §4.2, Table 1), a 3 x 3 conv and a 1 x 1 classifier, upsampled to the input.
-- :class:`PyramidRecipe`, :func:`train_segmentation` and :func:`pyramid_experiment`: how notebook 05b and
-  ``benchmarks/developments.py`` train both on the context scenes of ``course_lib.data.context``.
+- ``course_lib.recipes.backbones_pyramid``: how notebook 05b and ``benchmarks/developments.py`` train both on
+  the context scenes of ``course_lib.data.context``.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset, default_collate
 
-from course_lib.config import pick
-from course_lib.data.context import CONTEXT_CLASS_NAMES, context_scenes, random_dihedral
-from course_lib.metrics import mean_iou
-from course_lib.train import fit, predict
 from course_lib.validate import check_int
 
-__all__ = ["conv_block", "backbone", "BACKBONE_LAYERS", "PyramidPoolingModule", "PSPNet", "PyramidRecipe",
-           "pyramid_recipe", "train_segmentation", "pyramid_experiment", "IGNORE_INDEX"]
+__all__ = ["conv_block", "backbone", "BACKBONE_LAYERS", "PyramidPoolingModule", "PSPNet", "IGNORE_INDEX"]
 
 IGNORE_INDEX = 255  # a pixel without a label (cross-entropy's ignore_index)
 BACKBONE_LAYERS = ((3, 1), (3, 2), (3, 1), (3, 2), (3, 1))  # (kernel, stride) of :func:`backbone`
@@ -94,72 +86,3 @@ class PSPNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(self.head(self.features(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)
-
-
-@dataclass(frozen=True)
-class PyramidRecipe:
-    """Notebook 05b's pyramid experiment: :class:`PSPNet` with and without the module, trained for each of
-    ``seeds`` on ``n_train`` context scenes of ``image_size`` pixels (seed 0), scored on ``n_val`` held-out
-    ones (seed 1); Adam with a one-cycle rate peaking at ``lr`` after ``warmup`` of the steps (see
-    :func:`train_segmentation`), cross-entropy."""
-
-    image_size: int = 64
-    n_train: int = 1024
-    n_val: int = 256
-    epochs: int = 8
-    batch_size: int = 16
-    lr: float = 3e-3
-    warmup: float = 0.2
-    seeds: tuple[int, ...] = (0, 1, 2)
-
-
-def pyramid_recipe() -> PyramidRecipe:
-    """Full mode: 1024 scenes of 64 px, 8 epochs (512 steps; with 6 the pyramid net of seed 1 had not yet learned to
-    use the cue), three seeds; fast mode: 192 scenes, 2 epochs, one seed."""
-    return pick(fast=PyramidRecipe(n_train=192, n_val=64, epochs=2, seeds=(0,)), full=PyramidRecipe())
-
-
-def train_segmentation(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, *, epochs: int,
-                       batch_size: int, lr: float, seed: int, warmup: float | None = None, augment: bool = False,
-                       loss_fn=None, device=None, plot: bool = False, title: str | None = None) -> dict:
-    """``fit`` ``model`` on ``(images, masks)`` batches shuffled by ``seed`` (Adam; ``loss_fn`` default
-    cross-entropy ignoring :data:`IGNORE_INDEX`); returns the history. Seed the model's initialisation
-    before building it. ``warmup=None``: a constant rate ``lr``; a fraction in (0, 1): one cycle
-    (``OneCycleLR``), the rate rising from ``lr / 25`` to ``lr`` over that fraction of the steps and annealed
-    to about 0 by the last one, so that BatchNorm's running statistics, averaged over the last few dozen
-    steps, describe the weights the net ends with. ``augment``: each batch turned by a random symmetry of the
-    square (``course_lib.data.context.random_dihedral``, drawn from ``seed``)."""
-    symmetries = torch.Generator().manual_seed(seed)
-    loader = DataLoader(TensorDataset(images, masks), batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed),
-                        collate_fn=(lambda batch: random_dihedral(*default_collate(batch), symmetries))
-                        if augment else None)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX) if loss_fn is None else loss_fn
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = None
-    if warmup is not None:
-        if isinstance(warmup, bool) or not isinstance(warmup, float) or not 0 < warmup < 1:
-            raise ValueError(f"warmup must be a fraction of the steps in (0, 1) or None, got {warmup!r}")
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader),
-                                                        pct_start=warmup)
-    return fit(model, loss_fn, loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler, device=device,
-               plot=plot, title=title, verbose=False)  # a progress bar, not a line per epoch: experiments train many
-
-
-def pyramid_experiment(recipe: PyramidRecipe, device=None, plot: bool = False) -> dict:
-    """Train :class:`PSPNet` without (``"plain"``) and with (``"pyramid"``) the module from each of the
-    recipe's seeds on the same context scenes. Returns ``{"images", "masks"}`` (held-out, seed 1),
-    ``"models"`` ``{(name, seed): model}`` and ``"miou"`` ``{name: [held-out mean IoU per seed]}``."""
-    images, masks = context_scenes(recipe.n_train, recipe.image_size, seed=0)
-    held_out, held_out_masks = context_scenes(recipe.n_val, recipe.image_size, seed=1)
-    result = {"images": held_out, "masks": held_out_masks, "models": {}, "miou": {"plain": [], "pyramid": []}}
-    for seed in recipe.seeds:
-        for name in ("plain", "pyramid"):
-            torch.manual_seed(seed)
-            model = PSPNet(len(CONTEXT_CLASS_NAMES), pyramid=name == "pyramid")
-            train_segmentation(model, images, masks, epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
-                               seed=seed, warmup=recipe.warmup, device=device, plot=plot, title=f"{name}, seed {seed}")
-            labels = predict(model.cpu(), held_out).argmax(1)
-            result["models"][name, seed] = model
-            result["miou"][name].append(mean_iou(labels, held_out_masks, len(CONTEXT_CLASS_NAMES)))
-    return result

@@ -5,79 +5,21 @@ is compared with (Li & Brown, "Single Image Layer Separation using Relative Smoo
 
     model = SeparationNet()                          # blend (N, 3, H, W) -> B and R stacked: (N, 6, H, W)
     classical = RelativeSmoothness()                 # Li & Brown 2014: the classical baseline
-    loss = exclusion_loss(b, r)                      # Eq. 4-5: edges of B and R should not coincide
+    loss = exclusion_loss(b, r)                      # Eq. 4-5 (course_lib.losses.reflection): edges of B and R apart
     gradient_correlation(b, r)                       # how much they do coincide (a measure, not a loss)
-    model = load_linear_light_checkpoint()           # the shipped network (scripts/train_reflection_checkpoint.py)
-    train_separation(model, reflection_recipe(), separation_loss(exclusion_weight=0.1))   # fine-tune it
-    scores = evaluate_separation(model)              # per held-out blend: PSNR/SSIM of B, gradient correlation
-    paired_comparison(scores, evaluate_separation(DoNothing()))   # differences with bootstrap intervals
+
+Notebook 10's training, the shipped network's checkpoint and the scoring are in ``course_lib.recipes.reflection``.
 """
 from __future__ import annotations
 
-import functools
-import itertools
-from dataclasses import dataclass
-from importlib import resources
-from typing import Callable
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from course_lib.config import pick
-from course_lib.data.reflection import GAMMA, evaluation_blends, reflection_training_pairs
-from course_lib.metrics import paired_bootstrap, psnr, ssim
-from course_lib.train import fit, predict
-from course_lib.validate import check_float_batch, check_image_batch, check_int, check_module
+from course_lib.data.reflection import GAMMA
+from course_lib.validate import check_image_batch, check_int, check_layer_pair
 
-__all__ = ["exclusion_loss", "gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "RelativeSmoothness",
-           "DoNothing", "paired_comparison", "comparison_table", "score_separation",
-           "ReflectionRecipe", "reflection_recipe", "separation_loss", "train_separation", "separate",
-           "evaluate_separation", "LINEAR_LIGHT_SSIM_WEIGHT", "LINEAR_LIGHT_CHECKPOINT", "linear_light_recipe",
-           "train_linear_light", "load_linear_light_checkpoint"]
-
-
-def _check_layers(b, r, where: str) -> None:
-    check_float_batch(b, "b", where)
-    check_float_batch(r, "r", where)
-    if b.shape != r.shape:
-        raise ValueError(f"{where}: b and r must have the same shape, got {tuple(b.shape)} and {tuple(r.shape)}")
-    if min(b.shape[-2:]) < 2:
-        raise ValueError(f"{where}: images must be at least 2x2 to have gradients, got {tuple(b.shape[-2:])}")
-
-
-def exclusion_loss(b: torch.Tensor, r: torch.Tensor, levels: int = 3) -> torch.Tensor:
-    """The exclusion loss of Zhang et al. §3.3, Eq. 4-5, averaged over the batch:
-
-        L_excl = sum_{n=1..levels} sum_{x, y} || Psi(B_n, R_n) ||_F / sqrt(#entries)
-        Psi(B, R) = tanh(lambda_B |grad B|) * tanh(lambda_R |grad R|)
-        lambda_B = sqrt(||grad R||_F / ||grad B||_F),  lambda_R = sqrt(||grad B||_F / ||grad R||_F)
-
-    ``grad`` is the forward difference (``torch.diff``) along x and along y, taken separately; the
-    norms are per image over channels and positions; ``B_n`` is ``b`` downsampled ``n - 1`` times by 2
-    (2x2 averages, i.e. bilinear by 1/2; the paper uses N = 3 levels). The lambdas put both layers'
-    gradients on one scale, so that a faint reflection still counts. Dividing the Frobenius norm by
-    the square root of its number of entries (not in the paper) makes the loss independent of the
-    image size. ``b`` and ``r`` are ``(N, C, H, W)``; the result is 0 when no edge of one layer meets
-    an edge of the other.
-    """
-    _check_layers(b, r, "exclusion_loss")
-    levels = check_int("levels", levels, 1, expected="an int >= 1 (the number of scales)")
-    total = b.new_zeros(())
-    for level in range(levels):
-        if level:
-            if min(b.shape[-2:]) < 4:
-                raise ValueError(f"exclusion_loss: {levels} levels need images of at least {2 ** levels}x"
-                                 f"{2 ** levels}, got {tuple(r.shape[-2:])} at level {level + 1}")
-            b, r = F.avg_pool2d(b, 2), F.avg_pool2d(r, 2)
-        for dim in (-1, -2):
-            grad_b, grad_r = torch.diff(b, dim=dim).abs(), torch.diff(r, dim=dim).abs()
-            norm_b = grad_b.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
-            norm_r = grad_r.flatten(1).norm(dim=1).clamp_min(1e-8)[:, None, None, None]
-            psi = torch.tanh((norm_r / norm_b).sqrt() * grad_b) * torch.tanh((norm_b / norm_r).sqrt() * grad_r)
-            total = total + psi.flatten(1).pow(2).mean(1).sqrt().mean()
-    return total
+__all__ = ["gradient_correlation", "SeparationNet", "LinearLightSeparationNet", "RelativeSmoothness", "DoNothing"]
 
 
 def gradient_correlation(b: torch.Tensor, r: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -86,8 +28,8 @@ def gradient_correlation(b: torch.Tensor, r: torch.Tensor, reduction: str = "mea
     over the two directions. Near 0 for unrelated layers, 1 when every edge of one is an edge of the other
     (what a separation that leaves the blend's edges in both layers gives). One value per image
     (``reduction="none"``) or their mean (``"mean"``). A measure: the loss that lowers it is
-    :func:`exclusion_loss`."""
-    _check_layers(b, r, "gradient_correlation")
+    :func:`~course_lib.losses.reflection.exclusion_loss`."""
+    check_layer_pair(b, r, "gradient_correlation")
     per_direction = []
     for dim in (-1, -2):
         grad_b, grad_r = torch.diff(b, dim=dim).abs().flatten(1), torch.diff(r, dim=dim).abs().flatten(1)
@@ -220,203 +162,8 @@ class RelativeSmoothness(nn.Module):
         return torch.cat([b, blend - b], 1)
 
 
-@dataclass(frozen=True)
-class ReflectionRecipe:
-    """How a separation network trains (:func:`train_separation`): ``n_patches`` blends of ``patch x patch``
-    crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`, drawn from ``seed``; ``augment`` adds its scale
-    and brightness augmentation), batches of ``batch_size``, Adam with a one-cycle learning rate up to ``max_lr``
-    for ``epochs`` passes. The extra losses of notebook 10's fine-tunings: ``exclusion_weight`` times
-    :func:`exclusion_loss` (switched on after ``exclusion_start`` of the steps, :attr:`exclusion_after`) and
-    ``perceptual_weight`` times a perceptual loss on B at ``perceptual_layers`` of the course's loss network
-    (notebook 07). :func:`reflection_recipe` is the notebook's fine-tuning, :func:`linear_light_recipe` the
-    shipped checkpoint's training."""
-
-    n_patches: int
-    epochs: int
-    patch: int = 64
-    batch_size: int = 16
-    max_lr: float = 2e-3
-    width: int = 24
-    exclusion_weight: float = 0.1
-    seed: int = 0
-    perceptual_weight: float = 10.0
-    perceptual_layers: tuple[str, ...] = ("relu1_2",)
-    augment: bool = False
-    exclusion_start: float = 0.0
-
-    def __post_init__(self):
-        start = self.exclusion_start
-        if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 <= start < 1:
-            raise ValueError(f"exclusion_start must be a share of the training steps in [0, 1), got {start!r}")
-
-    @property
-    def steps(self) -> int:
-        """Training steps: ``epochs`` passes of ``ceil(n_patches / batch_size)`` batches."""
-        return self.epochs * -(-self.n_patches // self.batch_size)
-
-    @property
-    def exclusion_after(self) -> int:
-        """The steps before the exclusion loss is switched on: ``separation_loss(exclusion_after=...)``."""
-        return round(self.exclusion_start * self.steps)
-
-
-def reflection_recipe() -> ReflectionRecipe:
-    """Notebook 10's fine-tuning of the shipped network: in full mode 1,600 blends for 2 epochs (200 steps) at a
-    quarter of the checkpoint's learning rate, in fast mode 64 blends for one epoch."""
-    return pick(fast=ReflectionRecipe(n_patches=64, epochs=1, max_lr=5e-4),
-                full=ReflectionRecipe(n_patches=1600, epochs=2, max_lr=5e-4))
-
-
-def separation_loss(exclusion_weight: float = 0.0, perceptual: Callable | None = None,
-                    perceptual_weight: float = 0.0, ssim_weight: float = 0.0, exclusion_after: int = 0) -> Callable:
-    """The training loss on outputs and targets ``(N, 6, H, W)`` (B and R stacked): L1 on both layers,
-    plus ``ssim_weight`` times ``1 - ssim(B predicted, B true)`` (:func:`course_lib.metrics.ssim`), plus
-    ``exclusion_weight`` times :func:`exclusion_loss` of the predicted layers, plus
-    ``perceptual_weight`` times ``perceptual(B predicted, B true)`` (e.g. notebook 07's
-    ``PerceptualLoss``; Zhang et al. §3.2 use a feature loss on B).
-
-    ``exclusion_after``: the exclusion term is left out of the loss's first ``exclusion_after`` calls.
-    ``fit`` calls the loss once per training step (without a ``val_loader``, as in :func:`train_separation`),
-    so these are warm-up steps: the network first learns what a background looks like, then is asked to keep
-    its edges out of R (``ReflectionRecipe.exclusion_after``). Each new loss counts from 0."""
-    exclusion_after = check_int("exclusion_after", exclusion_after, 0, expected="an int >= 0 (warm-up steps)")
-    calls = itertools.count()
-
-    def loss(output, target):
-        step = next(calls)
-        total = F.l1_loss(output, target)
-        if ssim_weight:
-            total = total + ssim_weight * (1 - ssim(output[:, :3].clamp(0, 1), target[:, :3]))
-        if exclusion_weight and step >= exclusion_after:
-            total = total + exclusion_weight * exclusion_loss(output[:, :3], output[:, 3:])
-        if perceptual_weight:
-            total = total + perceptual_weight * perceptual(output[:, :3].clamp(0, 1), target[:, :3])
-        return total
-    return loss
-
-
-def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callable | None = None,
-                     plot: bool | None = None, title: str | None = None) -> dict:
-    """Train ``model`` (blend to B and R) with ``recipe``; ``loss_fn`` defaults to L1 alone
-    (:func:`separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
-    check_module(model)
-    blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed,
-                                                                  recipe.augment)
-    data = torch.utils.data.TensorDataset(blends, torch.cat([backgrounds, reflections], 1))
-    loader = torch.utils.data.DataLoader(data, batch_size=recipe.batch_size, shuffle=True,
-                                         generator=torch.Generator().manual_seed(recipe.seed))
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.max_lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.max_lr, epochs=recipe.epochs,
-                                                    steps_per_epoch=len(loader))
-    return fit(model, loss_fn or separation_loss(), loader, epochs=recipe.epochs, optimizer=optimizer,
-               scheduler=scheduler, plot=plot, title=title)
-
-
-def separate(model: nn.Module, blends: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, R)``, each ``(N, 3, H, W)`` clipped to [0, 1], of a batch of blends."""
-    check_module(model)
-    check_image_batch(blends, "blends")
-    out = predict(model, blends).clamp(0, 1)
-    return out[:, :3], out[:, 3:]
-
-
-@functools.lru_cache(maxsize=2)
-def _evaluation_set(crops_per_pair: int, size: int):
-    return evaluation_blends(crops_per_pair, size)
-
-
-def evaluate_separation(model: nn.Module, crops_per_pair: int = 17, size: int = 128) -> dict[str, torch.Tensor]:
-    """``model`` (blend to B and R stacked) on the held-out test set
-    :func:`~course_lib.data.reflection.evaluation_blends` (102 blends by default): one value per blend of the PSNR
-    and SSIM of the predicted B against the true background (``"psnr"``, ``"ssim"``) and the
-    :func:`gradient_correlation` of the predicted B and R (``"correlation"``). Compare two methods with
-    :func:`paired_comparison`; :data:`DO_NOTHING` is the baseline B = I."""
-    blends, backgrounds, _, _ = _evaluation_set(crops_per_pair, size)
-    return score_separation(model, blends, backgrounds)
-
-
-def score_separation(model: nn.Module, blends: torch.Tensor, backgrounds: torch.Tensor) -> dict[str, torch.Tensor]:
-    """:func:`evaluate_separation` on any blends and their true backgrounds ``(N, 3, H, W)``."""
-    check_image_batch(backgrounds, "backgrounds")
-    b, r = separate(model, blends)
-    return dict(psnr=psnr(b, backgrounds, reduction="none"), ssim=ssim(b, backgrounds, reduction="none"),
-                correlation=gradient_correlation(b, r, reduction="none"))
-
-
 class DoNothing(nn.Module):
     """The baseline that separates nothing: B = I, R = 0 (outputs stacked like :class:`SeparationNet`)."""
 
     def forward(self, blend: torch.Tensor) -> torch.Tensor:
         return torch.cat([blend, torch.zeros_like(blend)], 1)
-
-
-def paired_comparison(scores: dict[str, torch.Tensor], baseline: dict[str, torch.Tensor],
-                      keys=("psnr", "ssim"), seed: int = 0) -> dict[str, tuple[float, float, float]]:
-    """For each of ``keys``, the mean difference ``scores - baseline`` over the same blends (two results of
-    :func:`evaluate_separation`) and its paired bootstrap 95 % interval
-    (:func:`course_lib.metrics.paired_bootstrap`, 2,000 resamples): ``{"psnr": (mean, low, high), ...}``."""
-    return {key: paired_bootstrap(scores[key], baseline[key], seed=seed) for key in keys}
-
-
-_UNITS = {"psnr": ("PSNR of B", "dB", 2), "ssim": ("SSIM of B", "", 4), "correlation": ("grad. corr.", "", 3)}
-
-
-def comparison_table(scores: dict[str, dict[str, torch.Tensor]], baseline: str, rows=None,
-                     keys=("psnr", "ssim")) -> str:
-    """A printable table: for each method of ``rows`` (default: every method of ``scores`` but the baseline),
-    its mean difference from ``scores[baseline]`` and the 95 % interval of :func:`paired_comparison`, per key
-    (``"psnr"`` in dB, ``"ssim"``, ``"correlation"``); the baseline's own means head the table."""
-    rows = [name for name in scores if name != baseline] if rows is None else list(rows)
-    width = max(len(name) for name in [*rows, baseline]) + 4
-    header = "".join(f"{_UNITS[key][0]:>28}" for key in keys)
-    base = "".join(f"{scores[baseline][key].mean().item():>28.{_UNITS[key][2]}f}" for key in keys)
-    lines = [f"{'':<{width}}{header}", f"{baseline:<{width}}{base}",
-             f"difference from it, mean [95 % paired bootstrap interval]:"]
-    for name in rows:
-        cells = []
-        for key, (mean, low, high) in paired_comparison(scores[name], scores[baseline], keys).items():
-            digits = _UNITS[key][2]
-            cells.append(f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]".rjust(28))
-        lines.append(f"{'  ' + name:<{width}}" + "".join(cells))
-    return "\n".join(lines)
-
-
-#: The SSIM weight of the shipped :class:`LinearLightSeparationNet`: ``separation_loss(ssim_weight=3.0)``.
-LINEAR_LIGHT_SSIM_WEIGHT = 3.0
-#: Where ``scripts/train_reflection_checkpoint.py`` writes it (inside the installed package).
-LINEAR_LIGHT_CHECKPOINT = "checkpoints/reflection/linear_light.pt"
-
-
-def linear_light_recipe(seed: int = 0) -> ReflectionRecipe:
-    """The recipe of the shipped :class:`LinearLightSeparationNet`: 1,365 blends of 96x96 patches (the pixels of
-    3,072 patches of 64x64), 8 epochs, seed ``seed``: a patch shows more of a scene next to its reflection."""
-    return ReflectionRecipe(n_patches=1365, epochs=8, patch=96, seed=seed)
-
-
-def train_linear_light(recipe: ReflectionRecipe | None = None, plot: bool | None = False) -> LinearLightSeparationNet:
-    """Train a :class:`LinearLightSeparationNet` (width ``recipe.width``, ``reflection_sigma`` 1.5) with ``recipe``
-    (default :func:`linear_light_recipe`, about 8 minutes on 2 CPU cores) and L1 + ``LINEAR_LIGHT_SSIM_WEIGHT``
-    (1 - SSIM of B), seeded by ``recipe.seed``. ``scripts/train_reflection_checkpoint.py`` runs it and saves the
-    result."""
-    recipe = linear_light_recipe() if recipe is None else recipe
-    torch.manual_seed(recipe.seed)
-    model = LinearLightSeparationNet(recipe.width, reflection_sigma=1.5)
-    title = f"LinearLightSeparationNet, L1 + {LINEAR_LIGHT_SSIM_WEIGHT:g} (1 - SSIM), {recipe.patch}-px patches"
-    train_separation(model, recipe, separation_loss(ssim_weight=LINEAR_LIGHT_SSIM_WEIGHT), plot=plot, title=title)
-    return model
-
-
-def load_linear_light_checkpoint() -> LinearLightSeparationNet:
-    """The course's trained :class:`LinearLightSeparationNet` (eval mode) with its ``meta`` (recipe, loss,
-    training images, seconds) on ``model.meta``; read with ``torch.load(weights_only=True)``. Raises
-    ``FileNotFoundError`` naming the script that makes it."""
-    path = resources.files("course_lib") / LINEAR_LIGHT_CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"the course's reflection checkpoint course_lib/{LINEAR_LIGHT_CHECKPOINT} is missing; "
-                                "make it with: python scripts/train_reflection_checkpoint.py")
-    with path.open("rb") as file:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
-    model = LinearLightSeparationNet(saved["width"], reflection_sigma=saved["reflection_sigma"])
-    model.load_state_dict(saved["state_dict"])
-    model.meta = saved["meta"]
-    return model.eval()

@@ -17,20 +17,16 @@ per side: a 572x572 input gives a 388x388 output (§2), and the skip connections
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
-from course_lib.config import pick
 from course_lib.validate import check_int
 
 __all__ = ["UNet", "DoubleConv", "Down", "Up", "center_crop", "crop_and_concat",
-           "unet_output_size", "unet_input_size", "valid_input_sizes", "unet_weight_map", "class_balance_weights", "border_weights",
-           "pixel_weighted_cross_entropy", "CellsRecipe", "cells_recipe"]
+           "unet_output_size", "unet_input_size", "valid_input_sizes", "unet_weight_map", "class_balance_weights", "border_weights"]
 
 PADDINGS = ("valid", "same")
 
@@ -286,41 +282,3 @@ def border_weights(instances, w0: float = 10.0, sigma: float = 5.0) -> torch.Ten
     d1, d2 = np.sort(distances, axis=0)[:2]
     border = w0 * np.exp(-((d1 + d2) ** 2) / (2 * sigma**2))
     return torch.from_numpy(np.where(labels == 0, border, 0.0).astype(np.float32))
-
-
-def pixel_weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
-                                 weight: torch.Tensor) -> torch.Tensor:
-    """Eq. 1: the mean over pixels of w(x) · (-log p_{l(x)}(x)).
-
-    ``logits`` (N, K, h, w); ``target`` (N, H, W) class ids and ``weight`` (N, H, W) are centre-
-    cropped to (h, w), so the same targets serve valid and same padding.
-    """
-    if target.shape != weight.shape or target.dim() != 3:
-        raise ValueError(f"target and weight must both be (N, H, W), got {tuple(target.shape)} "
-                         f"and {tuple(weight.shape)}")
-    size = logits.shape[-2:]
-    per_pixel = F.cross_entropy(logits, center_crop(target, size), reduction="none")
-    return (per_pixel * center_crop(weight, size)).mean()
-
-
-@dataclass(frozen=True)
-class CellsRecipe:
-    """How notebook 02 trains a small U-Net on touching cells, with plain cross-entropy (``w0=0``)
-    or the weight map of Eq. 2 (``w0``, ``sigma``); ``benchmarks/unet.py`` runs the same. The
-    network: ``UNet(1, 2, base_channels, padding="same", depth, batch_norm=True)``, Adam at its
-    default 1e-3; held-out cells use seed 1."""
-
-    n_train: int
-    n_test: int
-    epochs: int
-    image_size: int = 96
-    batch_size: int = 8
-    base_channels: int = 16
-    depth: int = 3
-    w0: float = 10.0
-    sigma: float = 5.0
-
-
-def cells_recipe() -> CellsRecipe:
-    """The mode's recipe: 400 training and 96 held-out images for 10 epochs in full mode."""
-    return pick(fast=CellsRecipe(n_train=64, n_test=32, epochs=3), full=CellsRecipe(n_train=400, n_test=96, epochs=10))

@@ -5,7 +5,7 @@ A ``k x k`` convolution with dilation ``d`` spans ``d·(k - 1) + 1`` pixels. Sta
 dilations 1, 2, 4, 8 grows the receptive field exponentially (3, 7, 15, 31) at full resolution, as
 strides 2, 2, 2, 2 do, but without losing resolution (Yu & Koltun §2, Fig. 1).
 
-    receptive_field_size([(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)])   # 31
+    receptive_field([(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)])        # 31: course_lib.arithmetic, in theory
     gradient = effective_receptive_field(model, (1, 3, 65, 65))          # |d out[centre] / d input|
 """
 from __future__ import annotations
@@ -15,21 +15,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_lib.arithmetic import receptive_field
 from course_lib.validate import check_module
 
-__all__ = ["receptive_field_size", "effective_receptive_field", "extent", "support_centre"]
-
-
-def receptive_field_size(layers: Sequence[tuple[int, int, int]]) -> int:
-    """Side of the receptive field of one output unit of a stack of ``(kernel_size, stride, dilation)``
-    layers: ``r = 1 + Σ_i d_i (k_i - 1) Π_{j<i} s_j`` (``course_lib.arithmetic.receptive_field``,
-    with every layer's dilation given). Each layer widens the field by its span minus one,
-    ``d (k - 1)``, counted in steps of the product of the strides below it."""
-    for index, layer in enumerate(layers):
-        if not (isinstance(layer, (tuple, list)) and len(layer) == 3):
-            raise ValueError(f"layer {index} must be a (kernel_size, stride, dilation) triple, got {layer!r}")
-    return receptive_field(layers)
+__all__ = ["effective_receptive_field", "extent", "support_centre"]
 
 
 def effective_receptive_field(model: nn.Module, input_size: tuple[int, int, int, int],
