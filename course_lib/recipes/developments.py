@@ -62,14 +62,14 @@ def developments_recipe() -> DevelopmentsRecipe:
 
 def fcn_probabilities(recipe: DevelopmentsRecipe, device=None, plot_first: bool = True):
     """Notebook 01's FCN-``recipe.fcn_variant`` trained by ``recipe.fcn`` from each of ``recipe.seeds``
-    (``course_lib.recipes.fcn.train``; the loss plot of the first seed only, with ``plot_first``), and its
-    softmax on the held-out shapes. Yields ``(seed, images, masks, probabilities)`` one seed at a time,
-    ``probabilities`` ``(N, 4, H, W)``."""
+    (``course_lib.recipes.fcn.train``; a progress bar, no line per epoch, and the loss plot of the first seed
+    only, with ``plot_first``), and its softmax on the held-out shapes. Yields ``(seed, images, masks,
+    probabilities)`` one seed at a time, ``probabilities`` ``(N, 4, H, W)``."""
     train_set, images, masks = fcn_recipes.shapes_data(recipe.fcn)
     for seed in recipe.seeds:
         model, _ = fcn_recipes.train(recipe.fcn, recipe.fcn_variant, train_set, seed=seed, device=device,
                                      plot=plot_first and seed == recipe.seeds[0],
-                                     title=f"FCN-{recipe.fcn_variant}, seed {seed}")
+                                     title=f"FCN-{recipe.fcn_variant}, seed {seed}", verbose=False)
         yield seed, images, masks, predict(model, images).softmax(1)
 
 

@@ -54,16 +54,17 @@ def shapes_data(recipe: FCNRecipe) -> tuple[ShapesDataset, torch.Tensor, torch.T
 
 
 def train(recipe: FCNRecipe, variant: str, train_set, seed: int = 0, device=None, plot: bool | None = None,
-          title: str | None = None) -> tuple[FCN, dict]:
+          title: str | None = None, verbose: bool = True) -> tuple[FCN, dict]:
     """FCN-``variant`` (compact backbone) built from ``seed`` and trained on ``train_set`` by ``recipe``
     (shuffled from ``seed``, Adam at ``recipe.lr``, cross-entropy), with ``course_lib.train.fit``'s
-    progress bar and loss plot (``plot``). Returns ``(model, history)``, the model on the CPU in eval mode."""
+    progress bar and loss plot (``plot``; ``verbose=False``: no line per epoch where there is no plot).
+    Returns ``(model, history)``, the model on the CPU in eval mode."""
     torch.manual_seed(seed)
     model = FCN(NUM_CLASSES, variant, backbone="compact")
     loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
     history = fit(model, nn.CrossEntropyLoss(), loader, epochs=recipe.epochs, lr=recipe.lr, device=device,
-                  plot=plot, title=title or f"FCN-{variant}")
+                  plot=plot, title=title or f"FCN-{variant}", verbose=verbose)
     return model.cpu().eval(), history
 
 
