@@ -11,7 +11,7 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from course_lib.data import HELD_OUT_IMAGES, sample_image
+from course_lib.data import HELD_OUT_IMAGES, TRAIN_IMAGES, sample_image
 from course_lib.data.reflection import (AUGMENT_GAIN, GAMMA, evaluation_blends, random_blends,
                                         reflection_training_pairs, synthesize_blend)
 from course_lib.losses.reflection import exclusion_loss, separation_loss
@@ -236,6 +236,21 @@ def test_augmented_training_pairs_are_other_patches_relit_in_linear_light():
     gap = backgrounds ** GAMMA + reflections ** GAMMA - blends ** GAMMA    # (1 - t) B, t in [0.8, 1]
     assert ok.any() and (gap[ok] >= -1e-5).all() and (gap[ok] <= 0.2 * backgrounds[ok] ** GAMMA + 1e-5).all()
     assert AUGMENT_GAIN[0] < 1 < AUGMENT_GAIN[1]
+
+
+def test_training_pairs_come_from_the_photos_asked_for():
+    # 'text' is a grey photo: every background and reflection patch of it has three equal channels; the default
+    # training photos include colour ones, whose patches do not
+    grey = reflection_training_pairs(4, 32, seed=0, photos=("text",))
+    assert all(torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]) for x in grey[1:])
+    colour = reflection_training_pairs(4, 32, seed=0)
+    assert not torch.equal(colour[1][:, 0], colour[1][:, 2])
+    # the default is every training photo: the same draw as naming them all
+    assert all(torch.equal(a, b) for a, b in zip(colour, reflection_training_pairs(4, 32, seed=0, photos=TRAIN_IMAGES)))
+    for bad in [("camera",), ("brick", "rocket"), (), "brick"]:
+        with pytest.raises(ValueError, match="photos must name"):
+            reflection_training_pairs(2, 32, photos=bad)
+    assert ReflectionRecipe(n_patches=8, epochs=1).photos == TRAIN_IMAGES
 
 
 def test_training_a_few_steps_runs_and_separate_clips():

@@ -109,17 +109,23 @@ def random_blends(backgrounds: torch.Tensor, reflections: torch.Tensor, seed: in
     return tuple(torch.stack(column) for column in zip(*triples))
 
 
-def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment: bool = False):
+def reflection_training_pairs(count: int, size: int = 64, seed: int = 0, augment: bool = False,
+                              photos: tuple[str, ...] = TRAIN_IMAGES):
     """``count`` training blends of ``size x size``: backgrounds and reflections are two independent
-    sets of :func:`~course_lib.data.degrade.random_patches` of the :data:`TRAIN_IMAGES` at least ``size``
-    pixels high and wide (flipped and rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds, reflection_layers)``.
+    sets of :func:`~course_lib.data.degrade.random_patches` of the ``photos`` (default :data:`TRAIN_IMAGES`;
+    names for :func:`~course_lib.data.samples.sample_image`, none of :data:`HELD_OUT_IMAGES`) at least ``size``
+    pixels high and wide (flipped and rotated), blended by :func:`random_blends`. Returns ``(blends, backgrounds,
+    reflection_layers)``.
 
     ``augment=True`` draws the patches from the images at every scale of :data:`AUGMENT_SCALES` (those at
     least ``size`` pixels high and wide; antialiased downscaling) and multiplies each background and each
     reflection patch in linear light by a gain uniform in :data:`AUGMENT_GAIN` (drawn from ``seed + 3``)."""
     count = check_int("count", count, 1, expected="a positive int (the number of blends)")
     size = check_int("size", size, 16, expected="an int >= 16 (the patch side)")
-    images = [image for image in map(sample_image, TRAIN_IMAGES) if min(image.shape[-2:]) >= size]
+    held_out = sorted(set(photos) & set(HELD_OUT_IMAGES))
+    if isinstance(photos, str) or not photos or held_out:
+        raise ValueError(f"photos must name at least one training photo and none of the held-out ones, got {photos!r}")
+    images = [image for image in map(sample_image, photos) if min(image.shape[-2:]) >= size]
     if augment:
         images = [image if factor == 1 else TF.resize(image, [h, w], antialias=True).clamp(0, 1)
                   for image in images for factor in AUGMENT_SCALES

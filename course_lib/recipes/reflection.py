@@ -20,6 +20,7 @@ from torch import nn
 
 from course_lib.config import pick
 from course_lib.data.reflection import evaluation_blends, reflection_training_pairs
+from course_lib.data.samples import TRAIN_IMAGES
 from course_lib.losses.reflection import separation_loss
 from course_lib.metrics import paired_bootstrap, psnr, ssim
 from course_lib.models.reflection import LinearLightSeparationNet, gradient_correlation
@@ -34,7 +35,7 @@ __all__ = ["ReflectionRecipe", "reflection_recipe", "train_separation", "separat
 @dataclass(frozen=True)
 class ReflectionRecipe:
     """How a separation network trains (:func:`train_separation`): ``n_patches`` blends of ``patch x patch``
-    crops of ``TRAIN_IMAGES`` (:func:`reflection_training_pairs`, drawn from ``seed``; ``augment`` adds its scale
+    crops of ``photos`` (:func:`reflection_training_pairs`, drawn from ``seed``; ``augment`` adds its scale
     and brightness augmentation), batches of ``batch_size``, Adam with a one-cycle learning rate up to ``max_lr``
     for ``epochs`` passes. The extra losses of notebook 10's fine-tunings: ``exclusion_weight`` times
     :func:`~course_lib.losses.reflection.exclusion_loss` (switched on after ``exclusion_start`` of the steps, :attr:`exclusion_after`) and
@@ -54,6 +55,7 @@ class ReflectionRecipe:
     perceptual_layers: tuple[str, ...] = ("relu1_2",)
     augment: bool = False
     exclusion_start: float = 0.0
+    photos: tuple[str, ...] = TRAIN_IMAGES
 
     def __post_init__(self):
         start = self.exclusion_start
@@ -84,7 +86,7 @@ def train_separation(model: nn.Module, recipe: ReflectionRecipe, loss_fn: Callab
     (:func:`~course_lib.losses.reflection.separation_loss`); ``title`` names the loss plot. Returns the history of ``course_lib.train.fit``."""
     check_module(model)
     blends, backgrounds, reflections = reflection_training_pairs(recipe.n_patches, recipe.patch, recipe.seed,
-                                                                  recipe.augment)
+                                                                  recipe.augment, recipe.photos)
     data = torch.utils.data.TensorDataset(blends, torch.cat([backgrounds, reflections], 1))
     loader = torch.utils.data.DataLoader(data, batch_size=recipe.batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(recipe.seed))
