@@ -204,13 +204,15 @@ def plot_history(history: dict, keys=None, title: str | None = None) -> Figure:
     """Training curves from :func:`course_lib.train.fit`'s history.
 
     Panels: ``step_*`` keys against the step (raw and smoothed, log scale), ``*loss`` keys against the epoch,
-    and the other keys (``val_miou``, ...) against the epoch. ``keys`` picks which to draw; ``title`` (e.g.
-    the model's name) goes above the panels.
+    and the other keys (``val_miou``, ...) against the epoch. ``keys`` picks which to draw (default: every
+    key with values, but a per-epoch key with a single value when there are steps to draw: one epoch is a
+    dot, not a curve); ``title`` (e.g. the model's name) goes above the panels.
     """
     if not isinstance(history, dict):
         raise TypeError(f"history must be the dict returned by fit, got {type(history).__name__}")
     if keys is None:
-        keys = [k for k, v in history.items() if len(v)]
+        has_steps = any(k.startswith("step_") and len(v) for k, v in history.items())
+        keys = [k for k, v in history.items() if len(v) > (1 if has_steps and not k.startswith("step_") else 0)]
     missing = [k for k in keys if k not in history]
     if missing:
         raise ValueError(f"keys {missing} are not in history (it has {list(history)})")

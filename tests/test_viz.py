@@ -133,6 +133,11 @@ def test_plot_history_panels():
     assert len(plot_history(history, keys=["val_miou"]).axes) == 1
     assert len(plot_history({**history, "val_loss": []}).axes) == 3
     assert plot_history(history, title="ENet").get_suptitle() == "ENet"
+    # one epoch is a dot, not a curve: by default only the steps are drawn, unless asked for or there are no steps
+    one_epoch = {"step_loss": [1.0, 0.8], "train_loss": [0.9], "val_loss": [0.8], "val_miou": [0.3]}
+    assert [ax.get_title() for ax in plot_history(one_epoch).axes] == ["loss per step"]
+    assert len(plot_history(one_epoch, keys=["step_loss", "val_miou"]).axes) == 2
+    assert [ax.get_title() for ax in plot_history({"train_loss": [0.9]}).axes] == ["loss per epoch"]
 
 
 def test_plot_history_rejects_bad_inputs():
