@@ -12,6 +12,7 @@ network, and a ``meta`` dict (recipe, training time, held-out scores).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,7 @@ from torchvision.models import WeightsEnum
 
 from course_lib.config import offline
 
-__all__ = ["load_pretrained", "cached_weights_path", "save_half_checkpoint", "load_half_checkpoint"]
+__all__ = ["load_pretrained", "cached_weights_path", "training_meta", "save_half_checkpoint", "load_half_checkpoint"]
 
 
 def cached_weights_path(weights: WeightsEnum) -> Path:
@@ -49,6 +50,13 @@ def load_pretrained(builder: Callable[..., torch.nn.Module], weights: WeightsEnu
         print(f"Could not download {weights} ({type(error).__name__}): using the offline fallback. "
               f"For the real weights, {how}.")
         return None
+
+
+def training_meta(recipe, seconds: float, **extra) -> dict:
+    """A course checkpoint's ``meta``: how it was trained (the recipe dataclass as a dict, the training's
+    seconds rounded, the torch threads and version of the run), then ``extra`` (e.g. its held-out scores)."""
+    return {"recipe": dataclasses.asdict(recipe), "seconds": round(seconds), "threads": torch.get_num_threads(),
+            "torch": str(torch.__version__), **extra}
 
 
 def save_half_checkpoint(path, model: torch.nn.Module, meta: dict, **arguments) -> None:

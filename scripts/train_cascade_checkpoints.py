@@ -26,6 +26,7 @@ from course_lib import setup
 from course_lib.config import REPO_ROOT
 from course_lib.recipes.backbones_pyramid import (cascade_experiment, icnet_recipe, load_cascade_checkpoints,
                                                   save_cascade_checkpoints, train_cascade_pair)
+from course_lib.weights import training_meta
 
 
 def main(argv=None):
@@ -39,8 +40,7 @@ def main(argv=None):
     models = train_cascade_pair(recipe)
     seconds = time.perf_counter() - start
     scores = cascade_experiment(dataclasses.replace(recipe, repeats=1, timing_size=(128, 128)), models=models)["miou"]
-    meta = {"recipe": dataclasses.asdict(recipe), "seconds": round(seconds), "threads": torch.get_num_threads(),
-            "torch": str(torch.__version__), "held_out_miou": scores}
+    meta = training_meta(recipe, seconds, held_out_miou=scores)
     save_cascade_checkpoints(models, meta, args.folder)
     reloaded = cascade_experiment(dataclasses.replace(recipe, repeats=1, timing_size=(128, 128)),
                                   models=load_cascade_checkpoints(args.folder))["miou"]

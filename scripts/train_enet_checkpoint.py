@@ -15,7 +15,6 @@ IoU per class and mean (``held_out_iou``, 200 shapes of seed 1) measured in floa
 same command gives the same file on the same machine (CPU, torch version, thread count).
 """
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from course_lib import setup
 from course_lib.config import REPO_ROOT
 from course_lib.recipes.enet import (ENET_CHECKPOINT, FULL_ENET_RECIPE, held_out_iou, load_enet_checkpoint,
                                      save_enet_checkpoint, train_enet)
+from course_lib.weights import training_meta
 
 OUT = REPO_ROOT / "course_lib" / ENET_CHECKPOINT
 SEED = 0
@@ -40,8 +40,7 @@ def main(argv=None):
     model = train_enet(recipe, seed=SEED, validate=False, plot=False)
     seconds = time.perf_counter() - start
     quality = held_out_iou(model, recipe)
-    meta = {"recipe": dataclasses.asdict(recipe), "seed": SEED, "seconds": round(seconds),
-            "threads": torch.get_num_threads(), "torch": str(torch.__version__), "held_out_iou": quality}
+    meta = training_meta(recipe, seconds, seed=SEED, held_out_iou=quality)
     save_enet_checkpoint(model, args.out, meta)
     print(f"trained {recipe.epochs} epochs in {seconds:.0f} s on {torch.get_num_threads()} threads; held-out IoU "
           + ", ".join(f"{name} {iou:.3f}" for name, iou in quality.items())

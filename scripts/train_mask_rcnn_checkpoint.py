@@ -11,16 +11,14 @@ precision (about 3 MB); ``meta`` records the recipe, the training time and the h
 ``benchmarks/mask_rcnn.py`` trains the same recipe from scratch and checks its AP.
 """
 import argparse
-import dataclasses
 import time
 from pathlib import Path
-
-import torch
 
 from course_lib import setup
 from course_lib.data import ShapesDataset
 from course_lib.recipes.mask_rcnn import (CHECKPOINT, FULL_RECIPE, instance_ap, load_mask_rcnn_checkpoint,
                                           save_mask_rcnn_checkpoint, train_small_mask_rcnn)
+from course_lib.weights import training_meta
 
 OUT = Path(__file__).resolve().parents[1] / "course_lib" / "checkpoints" / CHECKPOINT
 
@@ -36,8 +34,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     val = ShapesDataset(recipe.n_val, recipe.image_size, seed=1, task="instance")
     ap = instance_ap(model, val)
-    meta = {"recipe": dataclasses.asdict(recipe), "image_size": recipe.image_size, "seconds": round(seconds),
-            "threads": torch.get_num_threads(), "torch": str(torch.__version__), "held_out_ap": ap}
+    meta = training_meta(recipe, seconds, image_size=recipe.image_size, held_out_ap=ap)
     save_mask_rcnn_checkpoint(model, args.out, meta)
     print(f"trained {recipe.epochs} epochs in {seconds:.0f} s; held-out mask AP {ap['mask']['AP']:.3f} "
           f"(AP50 {ap['mask']['AP50']:.3f}), box AP {ap['box']['AP']:.3f}; wrote {args.out} "

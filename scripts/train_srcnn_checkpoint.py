@@ -17,17 +17,15 @@ measured by ``sr_quality`` right after training, with bicubic's for comparison. 
 same file on the same machine (CPU, torch version, thread count).
 """
 import argparse
-import dataclasses
 import time
 from pathlib import Path
-
-import torch
 
 from course_lib import setup
 from course_lib.config import REPO_ROOT
 from course_lib.models.srcnn import Bicubic
 from course_lib.recipes.super_resolution import (FULL_SR_RECIPE, SRCNN_CHECKPOINT, load_srcnn_checkpoint,
                                                  save_srcnn_checkpoint, sr_quality, train_srcnn)
+from course_lib.weights import training_meta
 
 OUT = REPO_ROOT / "course_lib" / SRCNN_CHECKPOINT
 
@@ -47,8 +45,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     quality = sr_quality(model, recipe.scale)
     bicubic = sr_quality(Bicubic(recipe.scale), recipe.scale)
-    meta = {"recipe": dataclasses.asdict(recipe), "seconds": round(seconds), "threads": torch.get_num_threads(),
-            "torch": str(torch.__version__), "held_out": quality, "bicubic": bicubic}
+    meta = training_meta(recipe, seconds, held_out=quality, bicubic=bicubic)
     save_srcnn_checkpoint(model, args.out, meta)
     print(f"trained {recipe.epochs} epochs in {seconds:.0f} s; held-out PSNR on Y {mean(quality, 'psnr'):.2f} dB "
           f"(bicubic {mean(bicubic, 'psnr'):.2f}), SSIM {mean(quality, 'ssim'):.4f}, fine detail "

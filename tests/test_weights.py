@@ -1,11 +1,12 @@
 """load_pretrained: real torchvision loading code, exercised with a small stand-in file."""
+import dataclasses
 from urllib.error import URLError
 
 import pytest
 import torch
 from torchvision.models import SqueezeNet1_1_Weights, squeezenet1_1
 
-from course_lib.weights import cached_weights_path, load_pretrained
+from course_lib.weights import cached_weights_path, load_pretrained, training_meta
 
 WEIGHTS = SqueezeNet1_1_Weights.IMAGENET1K_V1
 
@@ -83,3 +84,16 @@ def test_half_checkpoint_round_trip_builds_the_network_with_its_arguments(tmp_pa
     assert loaded_from_str.meta == loaded.meta
     with pytest.raises(ValueError, match="not network arguments"):
         save_half_checkpoint(tmp_path / "x.pt", model, {}, state_dict=1)
+
+
+def test_training_meta_records_the_recipe_the_run_and_the_scores():
+    @dataclasses.dataclass(frozen=True)
+    class Recipe:
+        epochs: int
+        sizes: tuple = (1, 2)
+
+    meta = training_meta(Recipe(3), 12.6, held_out={"mean": 0.9})
+    assert meta == {"recipe": {"epochs": 3, "sizes": (1, 2)}, "seconds": 13, "threads": torch.get_num_threads(),
+                    "torch": str(torch.__version__), "held_out": {"mean": 0.9}}
+    with pytest.raises(TypeError):
+        training_meta({"epochs": 3}, 1.0)  # a recipe is a dataclass
