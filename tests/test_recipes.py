@@ -17,9 +17,9 @@ from course_lib.recipes import distillation, enet, fcn, unet
 
 ROOT = Path(__file__).resolve().parents[1]
 #: benchmark -> the recipe modules it must run (its notebooks')
-BENCHMARKS = {"fcn": ["fcn"], "unet": ["unet"], "enet": ["enet"], "developments": ["developments"],
+BENCHMARKS = {"fcn": ["fcn"], "unet": ["unet"], "enet": ["enet"], "developments": ["developments", "backbones_pyramid"],
               "distillation": ["distillation"], "perceptual": ["perceptual"], "mask_rcnn": ["mask_rcnn"],
-              "applications": ["enhancement", "reflection"]}
+              "applications": ["enhancement", "reflection", "super_resolution"]}
 MOVED = {"fcn": ["FCNRecipe", "fcn_recipe"], "unet": ["CellsRecipe", "cells_recipe", "pixel_weighted_cross_entropy"],
          "enet": ["ENetRecipe", "enet_recipe", "enet_short_recipe", "train_enet", "held_out_iou",
                   "load_enet_checkpoint"],
@@ -31,7 +31,14 @@ MOVED = {"fcn": ["FCNRecipe", "fcn_recipe"], "unet": ["CellsRecipe", "cells_reci
                   "evaluate_enhancers", "sice_loss", "guided_filter"],
          "reflection": ["ReflectionRecipe", "reflection_recipe", "train_separation", "evaluate_separation",
                         "linear_light_recipe", "train_linear_light", "exclusion_loss", "separation_loss",
-                        "load_linear_light_checkpoint"]}
+                        "load_linear_light_checkpoint"],
+         "srcnn": ["SRRecipe", "sr_recipe", "sr_training_data", "train_sr", "train_srcnn", "held_out_pairs",
+                   "evaluate_sr", "load_srcnn_checkpoint"],
+         "icnet": ["ICNetRecipe", "icnet_recipe", "train_cascade_pair", "cascade_experiment", "CascadeLoss",
+                   "load_cascade_checkpoints"],
+         "backbones": ["train_classifier", "degradation_experiment"],
+         "pspnet": ["train_segmentation"],
+         "self_training": ["ema_teacher_self_training"]}
 
 
 def _imports(path: Path) -> set[str]:
