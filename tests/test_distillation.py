@@ -6,8 +6,8 @@ from torchvision.ops import roi_align
 
 from course_lib.losses import distillation_loss, hint_loss, kd_loss, mimic_loss, softmax_with_temperature
 from course_lib.models.distillation import FitNet, HintRegressor, StudentMLP, TeacherNet
-from course_lib.losses.distillation import Adaptation, teacher_features
-from course_lib.models.mimic_detector import detector_losses, tiny_faster_rcnn
+from course_lib.losses.distillation import Adaptation, detector_losses, teacher_features
+from course_lib.models.mimic_detector import tiny_faster_rcnn
 
 
 def logits(*shape, seed=0, scale=3.0):

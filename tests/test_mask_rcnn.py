@@ -9,9 +9,9 @@ from torchvision.ops.poolers import LevelMapper
 from course_lib.data import ShapesDataset
 from course_lib.losses.detection import mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
-from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, TrainingLosses, cell_gradient, fpn_level,
+from course_lib.models.mask_rcnn import (CELL_CENTRE, MaskHeadOnly, cell_gradient, fpn_level,
                                          mask_rcnn_batch, mask_target, pretrained_mask_rcnn, small_mask_rcnn)
-from course_lib.recipes.mask_rcnn import ablation_summary, evaluate_mask_head, train_mask_head
+from course_lib.recipes.mask_rcnn import TrainingLosses, ablation_summary, evaluate_mask_head, train_mask_head
 from course_lib.metrics import mean_average_precision
 from course_lib.ops.receptive_field import support_centre
 from course_lib.weights import cached_weights_path

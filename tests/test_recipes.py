@@ -26,7 +26,9 @@ MOVED = {"fcn": ["FCNRecipe", "fcn_recipe"], "unet": ["CellsRecipe", "cells_reci
          "distillation": ["DigitsRecipe", "digits_recipe"],
          "developments": ["DevelopmentsRecipe", "developments_recipe", "train_decoder", "refinements"],
          "mask_rcnn": ["MaskRCNNRecipe", "mask_rcnn_recipe", "train_small_mask_rcnn", "train_mask_head",
-                       "mask_head_ablation", "instance_ap", "mask_loss", "total_loss", "load_mask_rcnn_checkpoint"],
+                       "mask_head_ablation", "instance_ap", "mask_loss", "total_loss", "load_mask_rcnn_checkpoint",
+                       "TrainingLosses"],
+         "mimic_detector": ["detector_losses", "DetectorTraining"],
          "sice": ["EnhanceRecipe", "enhance_recipe", "train_enhancer", "train_networks", "held_out_pairs",
                   "evaluate_enhancers", "sice_loss", "guided_filter"],
          "reflection": ["ReflectionRecipe", "reflection_recipe", "train_separation", "evaluate_separation",
@@ -57,6 +59,16 @@ def test_the_model_modules_keep_networks_only(module):
     source = (ROOT / "course_lib" / "models" / f"{module}.py").read_text()
     defined = {node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     assert not defined & set(MOVED[module])
+
+
+def test_no_model_module_defines_a_loss_a_recipe_a_training_or_an_evaluation():
+    """By name: what a module of models/ defines is a network, a layer or a helper of one."""
+    for path in sorted((ROOT / "course_lib" / "models").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                name = node.name.lower()
+                assert not ("loss" in name or "recipe" in name or name.startswith(("train", "evaluate", "fit_"))), (
+                    f"{path.name} defines {node.name}")
 
 
 def test_the_fitnet_stages_live_in_the_recipe_only():

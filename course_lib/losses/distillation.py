@@ -17,10 +17,8 @@ from torch import nn
 from torchvision.models.detection import FasterRCNN
 from torchvision.ops import roi_align
 
-from course_lib.models.mimic_detector import detector_losses
-
 __all__ = ["softmax_with_temperature", "kd_loss", "distillation_loss", "hint_loss", "mimic_loss",
-           "Adaptation", "teacher_features", "DetectorTraining"]
+           "Adaptation", "teacher_features", "detector_losses", "DetectorTraining"]
 
 
 def _check_temperature(T) -> float:
@@ -136,6 +134,23 @@ class Adaptation(nn.Conv2d):
 
     def __init__(self, student_channels: int, teacher_channels: int):
         super().__init__(student_channels, teacher_channels, kernel_size=1)
+
+
+def detector_losses(model: FasterRCNN, images: list[torch.Tensor], targets: list[dict]):
+    """Faster R-CNN's training losses, step by step (what ``model(images, targets)`` does inside).
+
+    Returns ``(losses, features, proposals, spatial_scale)``: the dict of the four detection
+    losses, the backbone's feature map ``(B, C, h, w)``, the RPN proposals (one ``(K, 4)`` tensor
+    per image, in the transformed images' pixels) and feature-map size / image size (RoIAlign's
+    ``spatial_scale``).
+    """
+    images, targets = model.transform(images, targets)
+    features = model.backbone(images.tensors)
+    feature_dict = {"0": features}
+    proposals, rpn_losses = model.rpn(images, feature_dict, targets)
+    _, box_losses = model.roi_heads(feature_dict, proposals, images.image_sizes, targets)
+    spatial_scale = features.shape[-1] / images.tensors.shape[-1]
+    return {**rpn_losses, **box_losses}, features, proposals, spatial_scale
 
 
 class DetectorTraining(nn.Module):

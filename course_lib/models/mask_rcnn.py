@@ -38,7 +38,7 @@ from course_lib.ops.receptive_field import effective_receptive_field
 from course_lib.weights import load_pretrained
 
 __all__ = ["small_backbone", "small_mask_rcnn", "MaskRCNN", "pretrained_mask_rcnn", "fpn_level", "mask_target",
-           "mask_rcnn_batch", "TrainingLosses", "ANCHOR_SIZES", "CANONICAL_SCALE",
+           "mask_rcnn_batch", "ANCHOR_SIZES", "CANONICAL_SCALE",
            "MaskHeadOnly", "CELL_CENTRE", "POOLINGS", "MASK_LOSSES", "cell_gradient"]
 
 ANCHOR_SIZES = (12, 24, 48, 96)  # one per pyramid level P2..P5 (strides 4, 8, 16, 32), in pixels
@@ -176,24 +176,12 @@ def mask_target(mask: torch.Tensor, box: torch.Tensor, size: int = 28) -> torch.
 
 
 def mask_rcnn_batch(samples):
-    """A DataLoader ``collate_fn`` for ``ShapesDataset(..., task="instance")`` and :class:`TrainingLosses`:
+    """A DataLoader ``collate_fn`` for ``ShapesDataset(..., task="instance")`` and
+    :class:`course_lib.recipes.mask_rcnn.TrainingLosses`:
     ``((images, targets), targets)`` with plain tensors."""
     images = [image.as_subclass(torch.Tensor) for image, _ in samples]
     targets = [{key: value.as_subclass(torch.Tensor) for key, value in target.items()} for _, target in samples]
     return (images, targets), targets
-
-
-class TrainingLosses(nn.Module):
-    """A detector as ``course_lib.train.fit`` wants it: ``forward((images, targets))`` returns the
-    dict of losses; train with ``fit(TrainingLosses(model), total_loss, loader, ...)``."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch):
-        images, targets = batch
-        return self.model(images, targets)
 
 
 # --- Table 2b-d in miniature: the mask head alone, on ground-truth boxes --------------------------

@@ -6,8 +6,8 @@ detector learns to reproduce the teacher's feature map, but only *inside the reg
 
 The detector is torchvision's :class:`~torchvision.models.detection.FasterRCNN` on a small
 backbone (:func:`tiny_backbone`, stride 4, one feature map): teacher and student differ only in
-width. :func:`detector_losses` runs its parts one by one so that the backbone features and the
-RPN proposals are at hand for :func:`course_lib.losses.mimic_loss`;
+width. :func:`course_lib.losses.distillation.detector_losses` runs its parts one by one so that the
+backbone features and the RPN proposals are at hand for :func:`course_lib.losses.mimic_loss`;
 :class:`course_lib.losses.distillation.DetectorTraining` wraps that for ``course_lib.train.fit``;
 :func:`course_lib.metrics.mean_average_precision` scores the result.
 """
@@ -50,23 +50,6 @@ def tiny_faster_rcnn(width: int, num_classes: int = 4, image_size: int = 64) -> 
         box_predictor=FastRCNNPredictor(128, num_classes), box_batch_size_per_image=64,
         box_detections_per_img=10,
     )
-
-
-def detector_losses(model: FasterRCNN, images: list[torch.Tensor], targets: list[dict]):
-    """Faster R-CNN's training losses, step by step (what ``model(images, targets)`` does inside).
-
-    Returns ``(losses, features, proposals, spatial_scale)``: the dict of the four detection
-    losses, the backbone's feature map ``(B, C, h, w)``, the RPN proposals (one ``(K, 4)`` tensor
-    per image, in the transformed images' pixels) and feature-map size / image size (RoIAlign's
-    ``spatial_scale``).
-    """
-    images, targets = model.transform(images, targets)
-    features = model.backbone(images.tensors)
-    feature_dict = {"0": features}
-    proposals, rpn_losses = model.rpn(images, feature_dict, targets)
-    _, box_losses = model.roi_heads(feature_dict, proposals, images.image_sizes, targets)
-    spatial_scale = features.shape[-1] / images.tensors.shape[-1]
-    return {**rpn_losses, **box_losses}, features, proposals, spatial_scale
 
 
 def detection_batch(samples):

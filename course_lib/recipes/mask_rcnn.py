@@ -29,14 +29,27 @@ from course_lib.config import pick
 from course_lib.data.shapes import NUM_CLASSES, ShapesDataset
 from course_lib.losses.detection import mask_loss, softmax_mask_loss, total_loss
 from course_lib.metrics import coco_average_precision
-from course_lib.models.mask_rcnn import MaskHeadOnly, TrainingLosses, mask_rcnn_batch, small_mask_rcnn
+from course_lib.models.mask_rcnn import MaskHeadOnly, mask_rcnn_batch, small_mask_rcnn
 from course_lib.train import fit
 from course_lib.weights import load_half_checkpoint, save_half_checkpoint
 
-__all__ = ["train_mask_head", "instance_ious", "evaluate_mask_head", "overlaps_other_class", "MaskRCNNRecipe",
+__all__ = ["TrainingLosses", "train_mask_head", "instance_ious", "evaluate_mask_head", "overlaps_other_class", "MaskRCNNRecipe",
            "FULL_RECIPE", "FAST_RECIPE", "CHECKPOINT", "mask_rcnn_recipe", "save_mask_rcnn_checkpoint",
            "load_mask_rcnn_checkpoint", "train_small_mask_rcnn", "predict_instances", "instance_ap",
            "mask_head_ablation", "ablation_summary", "paired_gaps", "gap_verdict", "stage_seconds"]
+
+
+class TrainingLosses(nn.Module):
+    """A detector as ``course_lib.train.fit`` wants it: ``forward((images, targets))`` returns the
+    dict of losses; train with ``fit(TrainingLosses(model), total_loss, loader, ...)``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        images, targets = batch
+        return self.model(images, targets)
 
 
 def _jitter(boxes: torch.Tensor, generator: torch.Generator, amount: float) -> torch.Tensor:
