@@ -36,13 +36,19 @@ def grade(paths, tmp_path, *options, env=None, cwd=None):
     return completed, {Path(r["submission"]).stem: r for r in json.loads(report.read_text())}
 
 
+# notebook 00's tour and figures (no exercise): left out of the submissions, they would only lengthen each
+# whole-notebook run by seconds
+TOUR = ("env", "tour-shapes", "tour-images", "ex-0-1-fig", "ex-0-2-fig")
+
+
 def submission(folder: Path, name: str, sources: dict[str, str], delete=(), base=STUDENT) -> Path:
-    """The released notebook 00 with the cells of ``sources`` (by cell id) replaced."""
+    """The released notebook 00 (or ``base``) with the cells of ``sources`` (by cell id) replaced, and
+    without its TOUR cells and those of ``delete``."""
     nb = notebooks.read(base)
     for cell in nb.cells:
         if cell.get("id") in sources:
             cell.source = sources[cell.id]
-    nb.cells = [c for c in nb.cells if c.get("id") not in delete]
+    nb.cells = [c for c in nb.cells if c.get("id") not in (*delete, *TOUR)]
     path = folder / f"{name}.ipynb"
     path.write_text(notebooks.write_text(nb), encoding="utf-8")
     return path
@@ -123,8 +129,7 @@ def full_run(tmp_path_factory):
     installed = tmp / "installed"
     shutil.copytree(ROOT / "course_lib", installed / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     library_file = installed / "course_lib" / "arithmetic.py"
-    victim = tmp / "victim.ipynb"
-    victim.write_bytes(SOLUTION.read_bytes())
+    victim = submission(tmp, "victim", {}, base=SOLUTION)
     overwriter = tmp / "overwriter.ipynb"
     setup = next(c for c in notebooks.read(STUDENT).cells if c.get("id") == "setup").source
     paths = [

@@ -45,9 +45,15 @@ def attacks(home: Path, victim: Path, port: int, marker: str) -> dict[str, tuple
     }
 
 
+# notebook 00's tour and figures (no exercise): left out of the submissions, they would only lengthen each
+# whole-notebook run by seconds
+TOUR = ("env", "tour-shapes", "tour-images", "ex-0-1-fig", "ex-0-2-fig")
+
+
 def attack_submission(folder: Path, name: str, code: str) -> Path:
-    """Solution 00 (full marks) with ``code`` appended to exercise 0.1's cell."""
+    """Solution 00 (full marks) without its TOUR cells, with ``code`` appended to exercise 0.1's cell."""
     nb = notebooks.read(SOLUTION)
+    nb.cells = [c for c in nb.cells if c.get("id") not in TOUR]
     cell = next(c for c in nb.cells if c.get("id") == "ex-0-1")
     cell.source += "\n" + code
     path = folder / f"{name}.ipynb"
@@ -123,8 +129,7 @@ def attacked(request, tmp_path_factory):
     (home / "precious.txt").write_text("a year of lecture notes\n")
     (home / ".ssh" / "id_ed25519").write_text("not a real key\n")
     folder.mkdir()
-    victim = folder / "victim.ipynb"
-    victim.write_bytes(SOLUTION.read_bytes())
+    victim = attack_submission(folder, "victim", "")
     listener, marker = Listener(), f"course-sandbox-test-{uuid.uuid4().hex}"
     crafted = attacks(home, victim, listener.port, marker)
     paths = [attack_submission(folder, name, code) for name, (code, _) in crafted.items()] + [victim]

@@ -338,20 +338,22 @@ def test_no_slide_of_any_deck_overflows(browser, decks):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, deck in decks.items():
         context, page, seen = _open(browser, deck)
-        tallest = (0, None)
-        for index in range(page.evaluate("Reveal.getTotalSlides()")):
-            if index:
-                page.evaluate("Reveal.next()")  # every slide, fragments shown
-                while page.evaluate("Reveal.availableFragments().next"):
-                    page.evaluate("Reveal.nextFragment()")
-            page.wait_for_timeout(30)
-            height = page.evaluate("Reveal.getCurrentSlide().scrollHeight")
-            where = page.evaluate("Reveal.getIndices()")
-            if height > tallest[0]:
-                tallest = (height, where)
-                page.screenshot(path=SHOTS / f"{name}-tallest.png")
-            if height > slides.HEIGHT * (1 + OVERFLOW):
-                over.append(f"{name} #/{where['h']}/{where['v']}: {height} px")
+        # each slide in turn, every fragment shown; reading scrollHeight lays the slide out at once
+        heights = page.evaluate("""() => {
+            const heights = [];
+            for (let index = 0; index < Reveal.getTotalSlides(); index++) {
+                if (index) Reveal.next();
+                while (Reveal.availableFragments().next) Reveal.nextFragment();
+                heights.push([Reveal.getCurrentSlide().scrollHeight, Reveal.getIndices()]);
+            }
+            return heights;
+        }""")
+        over += [f"{name} #/{where['h']}/{where['v']}: {height} px" for height, where in heights
+                 if height > slides.HEIGHT * (1 + OVERFLOW)]
+        height, where = max(heights, key=lambda item: item[0])
+        page.evaluate(f"Reveal.slide({where['h']}, {where['v'] or 0})")
+        page.wait_for_timeout(400)  # the transition
+        page.screenshot(path=SHOTS / f"{name}-tallest.png")
         assert seen["errors"] == [] and seen["outside"] == [], name
         context.close()
     assert over == []
