@@ -30,6 +30,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported; nbval's k
 ROOT = Path(__file__).resolve().parent
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
 _file_seconds = {}  # test file or notebook -> seconds of setup, call and teardown summed
+_file_spans = {}  # test file or notebook -> [first start, last stop, the xdist worker that ran it]
 _site_beside_notebooks = False  # under pytest-xdist, site tests and notebooks in one run
 
 
@@ -53,6 +54,9 @@ def pytest_runtest_setup(item):
 def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
     _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+    node = getattr(report, "node", None)  # the xdist worker, on the controller
+    span = _file_spans.setdefault(path, [report.start, report.stop, node.gateway.id if node is not None else ""])
+    span[0], span[1] = min(span[0], report.start), max(span[1], report.stop)
     run = _runs.get(path)
     if run is not None:
         run["seconds"] += report.duration
@@ -80,13 +84,17 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Where the suite's time goes, per file (a notebook is one file): the slowest 15 and the total."""
+    """Where the suite's time goes, per file (a notebook is one file): the slowest 15 and the total; with
+    several processes, also when each of them ran and on which process (what ran beside what)."""
     if not _file_seconds:
         return
     slowest = sorted(_file_seconds.items(), key=lambda item: -item[1])[:15]
-    terminalreporter.write_sep("=", "seconds per file (the slowest 15)")
-    for path, seconds in slowest:
-        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
     workers = getattr(terminalreporter.config.option, "numprocesses", None)
+    begin = min(start for start, _, _ in _file_spans.values())
+    terminalreporter.write_sep("=", "seconds per file (the slowest 15)" + (", when and on which process" if workers else ""))
+    for path, seconds in slowest:
+        start, stop, worker = _file_spans[path]
+        when = f"  {worker} {start - begin:5.0f}-{stop - begin:<5.0f} s" if workers else ""
+        terminalreporter.write_line(f"{seconds:8.1f}{when}  {path}")
     beside = f" (run {workers} at a time: each file's seconds include sharing the cores)" if workers else ""
     terminalreporter.write_line(f"{sum(_file_seconds.values()):8.1f}  all {len(_file_seconds)} files{beside}")
