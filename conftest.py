@@ -28,10 +28,26 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported; nbval's k
     os.environ.setdefault("MKL_NUM_THREADS", _threads)
 
 ROOT = Path(__file__).resolve().parent
+_ENVIRONMENT = dict(os.environ)  # what every test starts from (the settings above included)
 _runs = {}  # notebook path -> {"nb": executed copy, "seconds": float, "passed": bool}
 _file_seconds = {}  # test file or notebook -> seconds of setup, call and teardown summed
 _file_spans = {}  # test file or notebook -> [first start, last stop, the xdist worker that ran it]
 _site_beside_notebooks = False  # under pytest-xdist, site tests and notebooks in one run
+
+
+@pytest.fixture(autouse=True)
+def _environment_as_it_was():
+    """Each test leaves the environment as the session began. Starting a Dask ``LocalCluster`` sets,
+    in the process that starts it, Dask's environment for its workers (``MALLOC_TRIM_THRESHOLD_=65536``,
+    one thread for OpenMP, MKL and OpenBLAS, ``PYTHONHASHSEED``); every kernel that process started
+    afterwards inherited it, and with that trim threshold glibc hands freed memory back to the system
+    at once and takes it again page by page: notebook 05a's dense-CRF cell, run after
+    ``tests/test_grading_class.py`` in the same process, took 77 s instead of 10 s, most of it in
+    the system's page-fault handling."""
+    yield
+    for name in set(os.environ) - set(_ENVIRONMENT) - {"PYTEST_CURRENT_TEST"}:  # pytest's own, removed by pytest
+        del os.environ[name]
+    os.environ.update(_ENVIRONMENT)
 
 
 @pytest.hookimpl(trylast=True)  # after -m has deselected

@@ -1,6 +1,7 @@
 """A class: every solution scores full marks and every released notebook zero; `--jobs 2` and a Dask
 cluster give exactly the serial scores."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,13 @@ def test_jobs_and_a_dask_cluster_give_the_serial_scores(small_class):
         assert run.returncode == 2
         assert [line for line in run.stderr.splitlines() if "broken.ipynb" in line] == [
             f"course grade: {tmp / 'broken.ipynb'}: " + serial[2]["error"]]
+
+
+def test_a_dask_cluster_leaves_no_worker_settings_in_this_process():
+    """Runs after the Dask test above, in the same process (one file stays on one process). Starting
+    a LocalCluster sets Dask's worker settings in this process's environment; conftest.py puts the
+    environment back after each test, so the kernels this process starts next (a notebook's, under
+    ``make test``) do not inherit ``MALLOC_TRIM_THRESHOLD_=65536``, which made allocation-heavy
+    cells several times slower."""
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") != "65536"
+    assert os.environ.get("PYTHONHASHSEED") != "6640"
