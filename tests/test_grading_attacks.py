@@ -13,6 +13,7 @@ import torch
 from course_lib.checks import verify
 from course_lib.exercises import REGISTRY
 from course_lib.grading import notebooks
+from welcome_notebook import TOUR
 
 pytestmark = pytest.mark.slow  # kernels and whole notebooks: `make test`, not `make check`
 
@@ -34,11 +35,6 @@ def grade(paths, tmp_path, *options, env=None, cwd=None):
                                capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
     assert report.is_file(), completed.stderr
     return completed, {Path(r["submission"]).stem: r for r in json.loads(report.read_text())}
-
-
-# notebook 00's tour and figures (no exercise): left out of the submissions, they would only lengthen each
-# whole-notebook run by seconds
-TOUR = ("env", "tour-shapes", "tour-images", "ex-0-1-fig", "ex-0-2-fig")
 
 
 def submission(folder: Path, name: str, sources: dict[str, str], delete=(), base=STUDENT) -> Path:

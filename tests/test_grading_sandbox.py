@@ -17,6 +17,7 @@ import pytest
 import course_lib
 from course_lib.grading import notebooks, sandbox
 from course_lib.grading.cli import use_sandbox
+from welcome_notebook import TOUR
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "00_welcome.ipynb"
@@ -43,11 +44,6 @@ def attacks(home: Path, victim: Path, port: int, marker: str) -> dict[str, tuple
                             f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}],"
                             " start_new_session=True)", ""),
     }
-
-
-# notebook 00's tour and figures (no exercise): left out of the submissions, they would only lengthen each
-# whole-notebook run by seconds
-TOUR = ("env", "tour-shapes", "tour-images", "ex-0-1-fig", "ex-0-2-fig")
 
 
 def attack_submission(folder: Path, name: str, code: str) -> Path:

@@ -33,8 +33,8 @@ from course_lib.models.mask_rcnn import MaskHeadOnly, mask_rcnn_batch, small_mas
 from course_lib.train import fit
 from course_lib.weights import load_half_checkpoint, save_half_checkpoint
 
-__all__ = ["TrainingLosses", "train_mask_head", "instance_ious", "evaluate_mask_head", "overlaps_other_class", "MaskRCNNRecipe",
-           "FULL_RECIPE", "FAST_RECIPE", "CHECKPOINT", "mask_rcnn_recipe", "save_mask_rcnn_checkpoint",
+__all__ = ["TrainingLosses", "train_mask_head", "instance_ious", "evaluate_mask_head", "overlaps_other_class",
+           "MaskRCNNRecipe", "FULL_RECIPE", "FAST_RECIPE", "CHECKPOINT", "mask_rcnn_recipe", "save_mask_rcnn_checkpoint",
            "load_mask_rcnn_checkpoint", "train_small_mask_rcnn", "predict_instances", "instance_ap",
            "mask_head_ablation", "ablation_summary", "paired_gaps", "gap_verdict", "stage_seconds"]
 
